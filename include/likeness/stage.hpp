@@ -1,0 +1,67 @@
+// The stage interface. A stage is pure: its output depends only on the input
+// frame, its resolved parameters and the models it names (by digest), so a
+// step's key can stand for its result in the cache and in provenance.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "likeness/face.hpp"
+#include "likeness/params.hpp"
+
+namespace likeness {
+
+// The image travelling through the pipeline and what stages learnt about it.
+struct Frame {
+  cv::Mat image;            // CV_8UC3 BGR, sRGB
+  cv::Mat alpha;            // CV_32F person matte 0..1, or empty
+  cv::Mat outside;          // CV_8U, 255 where pixels are not from the photo, or empty
+  std::vector<Face> faces;  // in image coordinates
+  int subject = -1;         // index into faces
+  std::string source_type = "digitalCapture";  // IPTC digital source type term
+  std::vector<std::string> edits;              // plain-language summary, one per change
+  std::string encoded;                         // set by the export stage
+  std::string encoded_format;                  // "jpeg", "png", "webp"
+
+  const Face* subject_face() const { return subject >= 0 && subject < int(faces.size()) ? &faces[subject] : nullptr; }
+};
+
+struct Progress {
+  std::string item;   // e.g. the photo being processed
+  std::string stage;  // stage id
+  double fraction = 0;
+};
+
+// Per-job state: models are shared, this is not.
+struct JobContext {
+  int threads = 2;
+  std::function<void(const Progress&)> on_progress;
+  const std::atomic<bool>* cancel = nullptr;
+  std::string item;
+
+  void report(const std::string& stage, double fraction) const {
+    if (on_progress) on_progress(Progress{item, stage, fraction});
+  }
+  void check_cancel() const;
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string id() const = 0;
+  virtual int version() const = 0;
+  virtual std::string summary() const = 0;
+  virtual std::vector<ParamSpec> params() const = 0;
+  virtual std::vector<std::string> models() const { return {}; }
+  // `params` are resolved (defaults filled, validated).
+  virtual Frame run(const Frame& in, const json& params, JobContext& ctx) const = 0;
+};
+
+// The registry: every stage, in pipeline order.
+const std::vector<const Stage*>& all_stages();
+const Stage& find_stage(const std::string& id);  // throws usage for an unknown id
+
+}  // namespace likeness

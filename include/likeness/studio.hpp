@@ -1,0 +1,50 @@
+// The studio: turns reference photos + prompt + purpose into portraits.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "likeness/recipe.hpp"
+
+namespace likeness {
+
+inline constexpr const char* kPurposes[] = {"corporate", "nonprofit", "artist", "ecommerce", "social"};
+
+// What a prompt and purpose ask of the stages, and what of the prompt could
+// not be honoured yet (reported, never silently dropped).
+struct PromptPlan {
+  json params = json::object();  // stage id -> {key: value}
+  std::vector<std::string> applied;
+  std::vector<std::string> not_applied;
+};
+PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose);
+
+// The default recipe for a purpose with the plan's parameters; variation i
+// shifts the backdrop so several portraits of one photo differ.
+Recipe build_recipe(const PromptPlan& plan, int variation);
+
+struct ShootOptions {
+  std::string refs_dir;
+  std::string out_dir;
+  std::string prompt;
+  std::string purpose = "corporate";
+  int count = 1;
+  json overrides = json::object();  // stage id -> {key: value}, from flags; wins over the prompt
+  std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
+};
+
+// Runs the whole job; writes portrait_NN.<ext> and report.json atomically into
+// out_dir and returns the report. Throws Error{bad_input} when no reference
+// photo is usable.
+json shoot(const ShootOptions& opt, JobContext& ctx);
+
+// Identity similarity of the main faces of two photos.
+struct Comparison {
+  float similarity = 0;
+  bool same_person = false;
+  float threshold = 0;
+};
+Comparison compare_photos(const std::string& a, const std::string& b);
+
+std::vector<std::string> list_images(const std::string& dir);  // sorted; throws bad_input if none
+
+}  // namespace likeness

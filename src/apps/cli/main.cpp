@@ -1,0 +1,285 @@
+// likeness — the command-line studio. Every stage parameter flag below is
+// generated from the stages' own declarations.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <opencv2/core.hpp>
+
+#include "likeness/error.hpp"
+#include "likeness/hash.hpp"
+#include "likeness/files.hpp"
+#include "likeness/image_io.hpp"
+#include "likeness/model_store.hpp"
+#include "likeness/studio.hpp"
+#include "progress.hpp"
+
+#ifndef LIKENESS_DEMO_IMAGE
+#define LIKENESS_DEMO_IMAGE "/usr/lib/python3/dist-packages/skimage/data/astronaut.png"
+#endif
+
+namespace fs = std::filesystem;
+using namespace likeness;
+
+namespace {
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ok, 1 internal error (missing model, disk), 2 usage, 3 bad input (unreadable image, no face, "
+    "no usable photo), 6 cancelled.";
+
+// --<stage>-<key> flags for every declared parameter.
+struct StageFlags {
+  std::map<std::pair<std::string, std::string>, std::string> values;
+
+  void add_to(CLI::App* app) {
+    for (const Stage* s : all_stages()) {
+      for (const ParamSpec& p : s->params()) {
+        std::string flag = "--" + s->id() + "-" + p.key;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        const std::string help = p.help + " [" + p.allowed() + "; default " + p.default_value.dump() + "]";
+        app->add_option(flag, values[{s->id(), p.key}], help)->group("Stage parameters (" + s->id() + ")");
+      }
+    }
+  }
+
+  json overrides() const {
+    json out = json::object();
+    for (const auto& [k, text] : values) {
+      if (text.empty()) continue;
+      const Stage& s = find_stage(k.first);
+      for (const ParamSpec& p : s.params())
+        if (p.key == k.second) out[k.first][k.second] = parse_param_text(s.id(), p, text);
+    }
+    return out;
+  }
+};
+
+void parse_size(const std::string& text, json& overrides) {
+  int w = 0, h = 0;
+  char x = 0;
+  if (text.empty()) return;
+  if (std::sscanf(text.c_str(), "%d%c%d", &w, &x, &h) != 3 || (x != 'x' && x != 'X'))
+    throw Error(ErrorCode::usage, "--size wants WIDTHxHEIGHT, e.g. 1024x1280 (got '" + text + "')");
+  const Stage& frame = find_stage("frame");
+  for (const ParamSpec& p : frame.params()) {
+    if (p.key == "width") overrides["frame"]["width"] = parse_param("frame", p, w);
+    if (p.key == "height") overrides["frame"]["height"] = parse_param("frame", p, h);
+  }
+}
+
+long peak_rss_mb() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024;
+}
+
+void print_shoot(const json& report, const std::string& out_dir) {
+  for (const auto& n : report["prompt"]["not_applied"]) std::cerr << "note: prompt " << n.get<std::string>() << "\n";
+  for (const auto& r : report["references"])
+    if (!r["usable"].get<bool>())
+      std::cerr << "skipped " << r["file"].get<std::string>() << ": " << r["problem"].get<std::string>() << "\n";
+  for (const auto& p : report["portraits"]) {
+    if (p["passed"].get<bool>())
+      std::printf("%s  likeness %.3f (baseline %.3f)\n", p["file"].get<std::string>().c_str(), p["likeness"].get<double>(),
+                  p["baseline"].get<double>());
+    else
+      std::printf("refused a portrait: %s (likeness %.3f, baseline %.3f)\n", p["refused"].get<std::string>().c_str(),
+                  p["likeness"].get<double>(), p["baseline"].get<double>());
+  }
+  std::printf("report: %s\n", (fs::path(out_dir) / "report.json").string().c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"likeness — professional portraits from your own photos, refined, never replaced.\n" +
+               std::string(kExitCodes)};
+  app.set_version_flag("--version", std::string("likeness ") + LIKENESS_VERSION);
+  app.require_subcommand(1);
+  bool quiet = false;
+  int threads = 2;
+  app.add_flag("-q,--quiet", quiet, "No progress output");
+  app.add_option("--threads", threads, "Worker threads")->check(CLI::Range(1, 64));
+  app.footer(kExitCodes);
+
+  // shoot
+  ShootOptions so;
+  std::string size;
+  StageFlags shoot_flags;
+  auto* shoot_cmd = app.add_subcommand("shoot", "Make portraits from a folder of your photos");
+  shoot_cmd->add_option("--refs", so.refs_dir, "Folder with 1-20 photos of the person")->required();
+  shoot_cmd->add_option("--out", so.out_dir, "Output folder")->required();
+  shoot_cmd->add_option("--prompt", so.prompt, "What you want: \"navy backdrop, head-and-shoulders\"");
+  shoot_cmd->add_option("--purpose", so.purpose, "corporate, nonprofit, artist, ecommerce or social")
+      ->check(CLI::IsMember({"corporate", "nonprofit", "artist", "ecommerce", "social"}));
+  shoot_cmd->add_option("--count", so.count, "Number of portraits")->check(CLI::Range(1, 20));
+  shoot_cmd->add_option("--size", size, "Output size WIDTHxHEIGHT (default 1024x1280)");
+  shoot_flags.add_to(shoot_cmd);
+
+  // demo
+  std::string demo_out = "demo-out";
+  auto* demo_cmd = app.add_subcommand("demo", "Run shoot on the embedded public-domain sample (NASA astronaut portrait)");
+  demo_cmd->add_option("--out", demo_out, "Output folder");
+
+  // compare
+  std::string cmp_a, cmp_b;
+  bool cmp_json = false;
+  auto* cmp_cmd = app.add_subcommand("compare", "Identity similarity of the main faces of two photos");
+  cmp_cmd->add_option("A", cmp_a, "First photo")->required();
+  cmp_cmd->add_option("B", cmp_b, "Second photo")->required();
+  cmp_cmd->add_flag("--json", cmp_json, "JSON output");
+
+  // stages
+  bool stages_json = false;
+  auto* stages_cmd = app.add_subcommand("stages", "List the pipeline's stages and parameters");
+  stages_cmd->add_flag("--json", stages_json, "JSON schema of every stage");
+
+  // models
+  bool models_json = false;
+  auto* models_cmd = app.add_subcommand("models", "List the installed models with source and licence");
+  models_cmd->add_flag("--json", models_json, "JSON output");
+
+  // bench
+  std::string bench_photo, bench_size = "1024x1280";
+  int bench_repeat = 3;
+  auto* bench_cmd = app.add_subcommand("bench", "Per-stage milliseconds and peak memory for one photo");
+  bench_cmd->add_option("--photo", bench_photo, "Photo to process")->required();
+  bench_cmd->add_option("--size", bench_size, "Output size WIDTHxHEIGHT");
+  bench_cmd->add_option("--repeat", bench_repeat, "Runs (median reported)")->check(CLI::Range(1, 50));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : exit_code(ErrorCode::usage);
+  }
+
+  try {
+    cv::setNumThreads(threads);
+    JobContext ctx;
+    ctx.threads = threads;
+    cli::ProgressLine progress(!quiet);
+    ctx.on_progress = [&](const Progress& p) { progress.update(p); };
+
+    if (*shoot_cmd) {
+      so.overrides = shoot_flags.overrides();
+      parse_size(size, so.overrides);
+      const json report = shoot(so, ctx);
+      progress.finish();
+      print_shoot(report, so.out_dir);
+      return 0;
+    }
+    if (*demo_cmd) {
+      ShootOptions d;
+      d.ref_files = {LIKENESS_DEMO_IMAGE};
+      d.out_dir = demo_out;
+      d.prompt = "navy backdrop, head-and-shoulders";
+      d.purpose = "corporate";
+      d.count = 2;
+      if (!fs::exists(LIKENESS_DEMO_IMAGE))
+        throw Error(ErrorCode::internal, std::string("the demo sample ") + LIKENESS_DEMO_IMAGE +
+                                             " is missing — run `make demo` (it installs python3-skimage)");
+      std::printf("demo: NASA's public-domain astronaut portrait (%s)\n", LIKENESS_DEMO_IMAGE);
+      const json report = shoot(d, ctx);
+      progress.finish();
+      print_shoot(report, demo_out);
+      std::printf("demo results are in %s/\n", demo_out.c_str());
+      return 0;
+    }
+    if (*cmp_cmd) {
+      const Comparison c = compare_photos(cmp_a, cmp_b);
+      progress.finish();
+      if (cmp_json) {
+        std::cout << json{{"similarity", c.similarity}, {"same_person", c.same_person}, {"threshold", c.threshold}}.dump()
+                  << "\n";
+      } else {
+        std::printf("similarity %.4f — %s (threshold %.3f)\n", c.similarity,
+                    c.same_person ? "same person" : "different people", c.threshold);
+      }
+      return 0;
+    }
+    if (*stages_cmd) {
+      if (stages_json) {
+        json out = {{"$schema", "https://json-schema.org/draft/2020-12/schema"}, {"title", "likeness stages"}};
+        json stages = json::object();
+        for (const Stage* s : all_stages()) {
+          json props = json::object();
+          for (const auto& p : s->params()) props[p.key] = p.schema();
+          stages[s->id()] = {{"description", s->summary()},
+                             {"version", s->version()},
+                             {"models", s->models()},
+                             {"type", "object"},
+                             {"additionalProperties", false},
+                             {"properties", props}};
+        }
+        out["stages"] = stages;
+        std::cout << out.dump(2) << "\n";
+      } else {
+        for (const Stage* s : all_stages()) {
+          std::printf("%s (v%d) — %s\n", s->id().c_str(), s->version(), s->summary().c_str());
+          for (const auto& p : s->params())
+            std::printf("  %-14s %-8s %-40s default %s\n      %s\n", p.key.c_str(), p.type_name().c_str(),
+                        p.allowed().c_str(), p.default_value.dump().c_str(), p.help.c_str());
+        }
+      }
+      return 0;
+    }
+    if (*models_cmd) {
+      ModelStore& store = ModelStore::shared();
+      if (store.models().empty())
+        throw Error(ErrorCode::internal, "no models installed in " + store.dir() + " — run `make models`");
+      json out = json::array();
+      for (const auto& m : store.models()) {
+        out.push_back({{"name", m.name}, {"source", m.source}, {"licence", m.licence}, {"sha256", m.files[0].sha256},
+                       {"input", m.input}});
+        if (!models_json)
+          std::printf("%-18s %s\n%-18s licence: %s\n%-18s sha256: %s\n", m.name.c_str(), m.source.c_str(), "",
+                      m.licence.c_str(), "", m.files[0].sha256.c_str());
+      }
+      if (models_json) std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    if (*bench_cmd) {
+      json ov = json::object();
+      parse_size(bench_size, ov);
+      const auto t0 = std::chrono::steady_clock::now();
+      const std::string bytes = read_file(bench_photo, DecodeLimits{}.max_bytes);
+      auto source = std::make_shared<Frame>();
+      source->image = decode_image_bytes(bytes, bench_photo).bgr;
+      const double decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      PromptPlan plan = plan_prompt("", "corporate");
+      Recipe r = build_recipe(plan, 0);
+      r.find("frame")->params["width"] = ov["frame"]["width"];
+      r.find("frame")->params["height"] = ov["frame"]["height"];
+      // Warm-up loads every model once, so the runs below time the stages.
+      run_recipe(source, "bench", r, ctx, nullptr);
+      std::map<std::string, std::vector<double>> ms;
+      for (int i = 0; i < bench_repeat; ++i)
+        for (const auto& st : run_recipe(source, "bench", r, ctx, nullptr).steps) ms[st.stage].push_back(st.ms);
+      progress.finish();
+      std::printf("photo %s (%dx%d, %.1f MP), output %s, %d threads, median of %d\n", bench_photo.c_str(),
+                  source->image.cols, source->image.rows, source->image.total() / 1e6, bench_size.c_str(), threads,
+                  bench_repeat);
+      std::printf("  %-10s %9.1f ms\n", "decode", decode_ms);
+      double total = decode_ms;
+      for (const auto& step : r.steps) {
+        auto v = ms[step.stage];
+        std::sort(v.begin(), v.end());
+        std::printf("  %-10s %9.1f ms\n", step.stage.c_str(), v[v.size() / 2]);
+        total += v[v.size() / 2];
+      }
+      std::printf("  %-10s %9.1f ms\n  peak RSS   %9ld MB\n", "total", total, peak_rss_mb());
+      return 0;
+    }
+  } catch (const Error& e) {
+    std::cerr << "likeness: " << e.what() << "\n";
+    return exit_code(e.code());
+  } catch (const std::exception& e) {
+    std::cerr << "likeness: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+#include "likeness/error.hpp"
+
+namespace likeness {
+
+namespace {
+std::string compose(const ErrorInfo& i) {
+  std::string out;
+  if (!i.file.empty()) out += i.file + ": ";
+  if (!i.stage.empty()) {
+    out += "stage '" + i.stage + "'";
+    if (!i.param.empty()) out += ", parameter '" + i.param + "'";
+    out += ": ";
+  }
+  return out + i.message;
+}
+}  // namespace
+
+Error::Error(ErrorInfo info) : std::runtime_error(compose(info)), info_(std::move(info)) {}
+
+Error::Error(ErrorCode code, std::string message)
+    : Error(ErrorInfo{code, std::move(message), {}, {}, {}}) {}
+
+int exit_code(ErrorCode code) { return static_cast<int>(code); }
+
+void throw_bad_input(const std::string& file, const std::string& why) {
+  throw Error(ErrorInfo{ErrorCode::bad_input, why, {}, {}, file});
+}
+
+}  // namespace likeness

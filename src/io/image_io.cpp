@@ -1,0 +1,209 @@
+#include "likeness/image_io.hpp"
+
+#include <vips/vips.h>
+
+#include <memory>
+#include <mutex>
+#include <opencv2/imgproc.hpp>
+
+#include "likeness/error.hpp"
+#include "likeness/files.hpp"
+
+namespace likeness {
+
+namespace {
+
+struct VipsUnref {
+  void operator()(VipsImage* im) const {
+    if (im) g_object_unref(im);
+  }
+};
+using VipsPtr = std::unique_ptr<VipsImage, VipsUnref>;
+
+// libvips keeps errors in a per-process buffer; take and clear it at once.
+std::string vips_message() {
+  std::string msg = vips_error_buffer();
+  vips_error_clear();
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  if (auto nl = msg.rfind('\n'); nl != std::string::npos) msg = msg.substr(nl + 1);
+  return msg.empty() ? "unknown libvips error" : msg;
+}
+
+std::string loader_format(std::string loader) {
+  for (auto& c : loader) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* f : {"jpeg", "png", "webp", "heif", "tiff"})
+    if (loader.find(f) != std::string::npos) return f;
+  return {};
+}
+
+}  // namespace
+
+void init_image_io() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (VIPS_INIT("likeness") != 0) throw Error(ErrorCode::internal, "cannot start libvips");
+    vips_block_untrusted_set(TRUE);
+    vips_cache_set_max(0);  // likeness caches whole stage results itself
+    vips_concurrency_set(2);
+  });
+}
+
+DecodedImage decode_image(const std::string& path, const DecodeLimits& limits) {
+  return decode_image_bytes(read_file(path, limits.max_bytes), path, limits);
+}
+
+DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
+                                const DecodeLimits& limits) {
+  init_image_io();
+  if (bytes.empty()) throw_bad_input(name, "the file is empty (0 bytes)");
+  if (bytes.size() > limits.max_bytes)
+    throw_bad_input(name, "file is over the " + std::to_string(limits.max_bytes / (1024 * 1024)) + " MB limit");
+
+  const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
+  vips_error_clear();
+  const std::string format = loader ? loader_format(loader) : std::string();
+  if (format.empty())
+    throw_bad_input(name, "not an image likeness reads (JPEG, PNG, WebP, HEIF/HEIC or TIFF)");
+
+  DecodedImage out;
+  out.file = name;
+  out.format = format;
+
+  // Header only: libvips decodes no pixels until they are asked for.
+  VipsPtr head(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access",
+                                          VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr));
+  if (!head) throw_bad_input(name, "cannot read the " + format + " header: " + vips_message());
+  out.source_width = vips_image_get_width(head.get());
+  out.source_height = vips_image_get_height(head.get());
+  const uint64_t pixels = uint64_t(out.source_width) * uint64_t(out.source_height);
+  if (pixels > limits.max_pixels)
+    throw_bad_input(name, std::to_string(out.source_width) + "x" + std::to_string(out.source_height) + " is " +
+                              std::to_string(pixels / 1'000'000) + " MP; the limit is " +
+                              std::to_string(limits.max_pixels / 1'000'000) + " MP");
+  if (out.source_width <= 0 || out.source_height <= 0) throw_bad_input(name, "the image has no pixels");
+
+  VipsPtr img;
+  if (limits.shrink_to > 0 && (format == "jpeg" || format == "webp" || format == "heif")) {
+    // Shrink-on-load: decode at a power-of-two reduction that keeps the long
+    // side at least shrink_to (JPEG DCT scaling, WebP/HEIF thumbnails).
+    const int long_side = std::max(out.source_width, out.source_height);
+    int shrink = 1;
+    while (format == "jpeg" && shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
+    if (shrink > 1)
+      img.reset(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                           "fail_on", VIPS_FAIL_ON_ERROR, "shrink", shrink, nullptr));
+  }
+  if (!img) img = std::move(head);
+  else head.reset();
+  if (!img) throw_bad_input(name, "cannot decode: " + vips_message());
+
+  if (vips_image_get_typeof(img.get(), VIPS_META_ORIENTATION)) {
+    int o = 1;
+    if (vips_image_get_int(img.get(), VIPS_META_ORIENTATION, &o) == 0) out.orientation = o;
+  }
+  VipsImage* t = nullptr;
+  if (vips_autorot(img.get(), &t, nullptr) != 0) throw_bad_input(name, "cannot orient: " + vips_message());
+  img.reset(t);
+
+  if (vips_image_get_typeof(img.get(), VIPS_META_ICC_NAME)) {
+    // Display P3, Adobe RGB, CMYK profiles ... -> sRGB (8 bit).
+    if (vips_icc_transform(img.get(), &t, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE, nullptr) == 0) {
+      img.reset(t);
+      out.converted_icc = true;
+      out.notes += "converted embedded ICC profile to sRGB; ";
+    } else {
+      vips_error_clear();  // a broken profile: fall back to the colourspace guess below
+      out.notes += "ignored an unusable ICC profile; ";
+    }
+  }
+  if (vips_image_hasalpha(img.get())) {
+    const VipsInterpretation interp = vips_image_get_interpretation(img.get());
+    const double max_alpha = (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) ? 65535 : 255;
+    VipsArrayDouble* white = vips_array_double_newv(1, max_alpha);
+    int rc = vips_flatten(img.get(), &t, "background", white, "max_alpha", max_alpha, nullptr);
+    vips_area_unref(VIPS_AREA(white));
+    if (rc != 0) throw_bad_input(name, "cannot remove the alpha channel: " + vips_message());
+    img.reset(t);
+    out.had_alpha = true;
+    out.notes += "flattened transparency onto white; ";
+  }
+  if (vips_colourspace(img.get(), &t, VIPS_INTERPRETATION_sRGB, nullptr) != 0)
+    throw_bad_input(name, "cannot convert to sRGB: " + vips_message());
+  img.reset(t);
+  if (vips_image_get_format(img.get()) != VIPS_FORMAT_UCHAR) {
+    if (vips_cast_uchar(img.get(), &t, nullptr) != 0) throw_bad_input(name, "cannot convert to 8 bit: " + vips_message());
+    img.reset(t);
+  }
+  if (vips_image_get_bands(img.get()) > 3) {
+    if (vips_extract_band(img.get(), &t, 0, "n", 3, nullptr) != 0) throw_bad_input(name, vips_message());
+    img.reset(t);
+  }
+  if (vips_image_get_bands(img.get()) != 3) throw_bad_input(name, "unexpected band count after conversion");
+
+  size_t len = 0;
+  void* mem = vips_image_write_to_memory(img.get(), &len);
+  if (!mem) throw_bad_input(name, "cannot decode pixels (truncated or corrupt?): " + vips_message());
+  const int w = vips_image_get_width(img.get()), h = vips_image_get_height(img.get());
+  if (len != size_t(w) * size_t(h) * 3) {
+    g_free(mem);
+    throw_bad_input(name, "decoded size does not match the header");
+  }
+  cv::Mat rgb(h, w, CV_8UC3, mem);
+  cv::cvtColor(rgb, out.bgr, cv::COLOR_RGB2BGR);
+  g_free(mem);
+  return out;
+}
+
+ImageFormat format_from_name(const std::string& name) {
+  if (name == "jpeg" || name == "jpg") return ImageFormat::jpeg;
+  if (name == "png") return ImageFormat::png;
+  if (name == "webp") return ImageFormat::webp;
+  throw Error(ErrorCode::usage, "unknown output format '" + name + "' (jpeg, png, webp)");
+}
+
+std::string format_extension(ImageFormat f) {
+  switch (f) {
+    case ImageFormat::jpeg: return "jpg";
+    case ImageFormat::png: return "png";
+    case ImageFormat::webp: return "webp";
+  }
+  return "bin";
+}
+
+std::string encode_image(const cv::Mat& bgr, ImageFormat format, int quality) {
+  init_image_io();
+  CV_Assert(bgr.type() == CV_8UC3);
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  VipsPtr img(vips_image_new_from_memory_copy(rgb.data, rgb.total() * 3, rgb.cols, rgb.rows, 3, VIPS_FORMAT_UCHAR));
+  if (!img) throw Error(ErrorCode::internal, "libvips: " + vips_message());
+  img->Type = VIPS_INTERPRETATION_sRGB;
+  VipsBlob* profile = nullptr;
+  if (vips_profile_load("srgb", &profile, nullptr) != 0)
+    throw Error(ErrorCode::internal, "libvips has no built-in sRGB profile: " + vips_message());
+  size_t plen = 0;
+  const void* pdata = vips_blob_get(profile, &plen);
+  vips_image_set_blob_copy(img.get(), VIPS_META_ICC_NAME, pdata, plen);
+  vips_area_unref(VIPS_AREA(profile));
+
+  void* buf = nullptr;
+  size_t len = 0;
+  int rc = -1;
+  switch (format) {
+    case ImageFormat::jpeg:
+      rc = vips_jpegsave_buffer(img.get(), &buf, &len, "Q", quality, "optimize_coding", TRUE, nullptr);
+      break;
+    case ImageFormat::png:
+      rc = vips_pngsave_buffer(img.get(), &buf, &len, "compression", 6, nullptr);
+      break;
+    case ImageFormat::webp:
+      rc = vips_webpsave_buffer(img.get(), &buf, &len, "Q", quality, nullptr);
+      break;
+  }
+  if (rc != 0) throw Error(ErrorCode::internal, "cannot encode: " + vips_message());
+  std::string out(static_cast<const char*>(buf), len);
+  g_free(buf);
+  return out;
+}
+
+}  // namespace likeness

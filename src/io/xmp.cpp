@@ -1,0 +1,58 @@
+#include "likeness/xmp.hpp"
+
+#include <exiv2/exiv2.hpp>
+#include <mutex>
+
+#include "likeness/error.hpp"
+
+namespace likeness {
+
+namespace {
+void init_exiv2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    Exiv2::XmpParser::initialize();
+    Exiv2::LogMsg::setLevel(Exiv2::LogMsg::mute);
+  });
+}
+
+Exiv2::Image::AutoPtr open_bytes(const std::string& bytes) {
+  return Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(bytes.data()),
+                                   static_cast<long>(bytes.size()));
+}
+}  // namespace
+
+std::string embed_xmp(const std::string& encoded, const XmpFields& f) {
+  init_exiv2();
+  try {
+    auto image = open_bytes(encoded);
+    image->readMetadata();
+    Exiv2::XmpData& xmp = image->xmpData();
+    if (!f.digital_source_type.empty())
+      xmp["Xmp.iptcExt.DigitalSourceType"] = std::string(kDigitalSourceTypeBase) + f.digital_source_type;
+    if (!f.creator_tool.empty()) xmp["Xmp.xmp.CreatorTool"] = f.creator_tool;
+    if (!f.description.empty()) xmp["Xmp.dc.description"] = "lang=\"x-default\" " + f.description;
+    image->writeMetadata();
+    Exiv2::BasicIo& io = image->io();
+    io.seek(0, Exiv2::BasicIo::beg);
+    Exiv2::DataBuf buf = io.read(static_cast<long>(io.size()));
+    return std::string(reinterpret_cast<const char*>(buf.pData_), static_cast<size_t>(buf.size_));
+  } catch (const Exiv2::AnyError& e) {
+    throw Error(ErrorCode::internal, std::string("exiv2 cannot write XMP: ") + e.what());
+  }
+}
+
+std::map<std::string, std::string> read_xmp(const std::string& encoded) {
+  init_exiv2();
+  std::map<std::string, std::string> out;
+  try {
+    auto image = open_bytes(encoded);
+    image->readMetadata();
+    for (const auto& d : image->xmpData()) out[d.key()] = d.toString();
+  } catch (const Exiv2::AnyError& e) {
+    throw Error(ErrorCode::bad_input, std::string("exiv2 cannot read XMP: ") + e.what());
+  }
+  return out;
+}
+
+}  // namespace likeness

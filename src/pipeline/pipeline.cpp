@@ -1,0 +1,77 @@
+#include <chrono>
+
+#include "likeness/error.hpp"
+#include "likeness/hash.hpp"
+#include "likeness/model_store.hpp"
+#include "likeness/recipe.hpp"
+
+namespace likeness {
+
+void JobContext::check_cancel() const {
+  if (cancel && cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
+}
+
+std::shared_ptr<const Frame> FrameCache::get(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(key);
+  if (it == index_.end()) return nullptr;
+  lru_.splice(lru_.begin(), lru_, it->second);
+  ++hits_;
+  return it->second->second;
+}
+
+void FrameCache::put(const std::string& key, std::shared_ptr<const Frame> frame) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = index_.find(key); it != index_.end()) {
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+  lru_.emplace_front(key, std::move(frame));
+  index_[key] = lru_.begin();
+  while (lru_.size() > capacity_) {
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+}
+
+std::string step_key(const std::string& previous, const Stage& stage, const json& params) {
+  Sha256 h;
+  h.field(previous).field(stage.id()).field(std::to_string(stage.version())).field(params.dump());
+  for (const auto& m : stage.models()) h.field(m).field(ModelStore::shared().digest(m));
+  return h.hex();
+}
+
+RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& recipe,
+                     JobContext& ctx, FrameCache* cache) {
+  const Recipe r = recipe.resolved();
+  RunResult result;
+  std::shared_ptr<const Frame> current = std::move(source);
+  std::string key = source_key;
+  for (const auto& step : r.steps) {
+    ctx.check_cancel();
+    const Stage& stage = find_stage(step.stage);
+    StepRecord rec{step.stage, step.version, step.params, step_key(key, stage, step.params), 0, false};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::shared_ptr<const Frame> next = cache ? cache->get(rec.key) : nullptr;
+    if (next) {
+      rec.cached = true;
+    } else {
+      ctx.report(step.stage, 0);
+      try {
+        next = std::make_shared<const Frame>(stage.run(*current, step.params, ctx));
+      } catch (const cv::Exception& e) {
+        throw Error(ErrorInfo{ErrorCode::internal, std::string("OpenCV: ") + e.what(), step.stage, {}, ctx.item});
+      }
+      if (cache) cache->put(rec.key, next);
+    }
+    rec.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ctx.report(step.stage, 1);
+    key = rec.key;
+    current = next;
+    result.steps.push_back(std::move(rec));
+  }
+  result.frame = current;
+  return result;
+}
+
+}  // namespace likeness

@@ -1,0 +1,11 @@
+// Every stage of the pipeline, one folder each under src/stages/.
+#pragma once
+#include "likeness/stage.hpp"
+
+namespace likeness {
+const Stage& faces_stage();     // faces/    detection, landmarks, identity of the subject
+const Stage& frame_stage();     // frame/    head-and-shoulders crop at the output size
+const Stage& matte_stage();     // matte/    ISNet person matte, edge-refined
+const Stage& backdrop_stage();  // backdrop/ studio backdrop composite, no halo
+const Stage& export_stage();    // export/   encode + XMP digital source type
+}  // namespace likeness

@@ -1,0 +1,142 @@
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include "likeness/error.hpp"
+#include "likeness/studio.hpp"
+
+namespace likeness {
+
+namespace {
+struct Preset {
+  const char* style;
+  const char* color;
+  const char* color2;
+  const char* crop;
+};
+
+const std::map<std::string, Preset>& presets() {
+  static const std::map<std::string, Preset> p = {
+      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders"}},  // cool slate, polished
+      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders"}},  // warm, approachable
+      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders"}},     // low-key charcoal
+      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders"}},     // clean white
+      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot"}},               // soft blue
+  };
+  return p;
+}
+
+const std::map<std::string, std::string>& colours() {
+  static const std::map<std::string, std::string> c = {
+      {"navy", "#1f2a44"},     {"charcoal", "#333638"}, {"grey", "#7a7f85"},  {"gray", "#7a7f85"},
+      {"white", "#f2f2f2"},    {"black", "#151515"},    {"blue", "#3d5a80"},  {"green", "#4f6b4f"},
+      {"teal", "#2f6f73"},     {"beige", "#cbbba0"},    {"cream", "#eee5d3"}, {"burgundy", "#6d2a35"},
+      {"brown", "#6b4f3a"},    {"slate", "#4a5560"},    {"olive", "#6b6b3e"}, {"red", "#8c2f2f"},
+      {"warm", "#8a7560"},     {"cool", "#5a6a7a"},     {"tan", "#b39b7a"},   {"pink", "#d8a7b1"},
+      {"purple", "#5b4a72"},   {"orange", "#c7743c"},   {"yellow", "#d9b84a"}, {"sand", "#c9b79c"},
+  };
+  return c;
+}
+
+bool has(const std::string& s, const char* word) {
+  return std::regex_search(s, std::regex(std::string("\\b") + word + "\\b"));
+}
+
+std::string lighter(const std::string& hex, double amount) {
+  cv::Scalar c = parse_color(hex);
+  for (int i = 0; i < 3; ++i) c[i] = c[i] + (255 - c[i]) * amount;
+  return format_color(c);
+}
+
+std::string shade(const std::string& hex, double factor) {
+  cv::Scalar c = parse_color(hex);
+  for (int i = 0; i < 3; ++i) c[i] = std::clamp(c[i] * factor, 0.0, 255.0);
+  return format_color(c);
+}
+}  // namespace
+
+PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
+  auto it = presets().find(purpose);
+  if (it == presets().end())
+    throw Error(ErrorCode::usage, "unknown purpose '" + purpose + "' (corporate, nonprofit, artist, ecommerce, social)");
+  const Preset& pre = it->second;
+  PromptPlan plan;
+  plan.params["backdrop"] = {{"style", pre.style}, {"color", pre.color}, {"color2", pre.color2}};
+  plan.params["frame"] = {{"crop", pre.crop}};
+  plan.applied.push_back("purpose '" + purpose + "' preset");
+
+  std::string lower = prompt;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::vector<std::string> clauses;
+  const std::regex separators("[,;]");
+  for (std::sregex_token_iterator t(lower.begin(), lower.end(), separators, -1), end; t != end; ++t) {
+    std::string c = std::regex_replace(t->str(), std::regex("^\\s+|\\s+$"), "");
+    if (!c.empty()) clauses.push_back(c);
+  }
+  for (const std::string& c : clauses) {
+    bool used = false;
+    if (has(c, "headshot") || has(c, "close-up") || has(c, "close up")) {
+      plan.params["frame"]["crop"] = "headshot", used = true;
+    } else if (has(c, "half-body") || has(c, "half body") || has(c, "waist")) {
+      plan.params["frame"]["crop"] = "half-body", used = true;
+    } else if (has(c, "head-and-shoulders") || has(c, "head and shoulders") || has(c, "shoulders")) {
+      plan.params["frame"]["crop"] = "head-and-shoulders", used = true;
+    }
+    const bool wardrobe = has(c, "suit") || has(c, "jacket") || has(c, "shirt") || has(c, "blouse") ||
+                          has(c, "dress") || has(c, "sweater") || has(c, "top") || has(c, "blazer") || has(c, "tie");
+    const bool lighting = has(c, "light") || has(c, "lighting") || has(c, "lit") || has(c, "rembrandt") ||
+                          has(c, "golden hour") || has(c, "shadow");
+    const bool scene = has(c, "office") || has(c, "skyline") || has(c, "city") || has(c, "window") ||
+                       has(c, "garden") || has(c, "greenery") || has(c, "outdoor") || has(c, "street");
+    const bool backdrop_words = has(c, "backdrop") || has(c, "background") || has(c, "wall") || has(c, "studio") ||
+                                has(c, "paper") || has(c, "gradient") || has(c, "seamless") || has(c, "plain");
+    if (!wardrobe && !lighting && !scene && backdrop_words) {
+      for (const auto& [name, hex] : colours()) {
+        if (has(c, name.c_str())) {
+          plan.params["backdrop"]["color"] = hex;
+          plan.params["backdrop"]["color2"] = lighter(hex, 0.3);
+          used = true;
+          break;
+        }
+      }
+      if (has(c, "gradient") || has(c, "two-tone")) plan.params["backdrop"]["style"] = "gradient", used = true;
+      if (has(c, "solid") || has(c, "seamless") || has(c, "plain") || has(c, "paper"))
+        plan.params["backdrop"]["style"] = "solid", used = true;
+      if (!used && (has(c, "studio") || has(c, "backdrop"))) used = true;  // the studio backdrop is the default
+    }
+    if (used) {
+      plan.applied.push_back("'" + c + "'");
+    } else {
+      std::string why = wardrobe ? "wardrobe recolouring is not available yet"
+                        : lighting ? "relighting is not available yet"
+                        : scene ? "scene backdrops are not available yet; a studio backdrop is used"
+                                : "not understood";
+      plan.not_applied.push_back("'" + c + "': " + why);
+    }
+  }
+  return plan;
+}
+
+Recipe build_recipe(const PromptPlan& plan, int variation) {
+  Recipe r;
+  for (const char* id : {"faces", "frame", "matte", "backdrop", "export"}) {
+    const Stage& s = find_stage(id);
+    Step step{id, s.version(), plan.params.value(id, json::object())};
+    r.steps.push_back(std::move(step));
+  }
+  if (variation > 0) {
+    // Variations of one photo: the backdrop's tone shifts; every earlier
+    // step (faces, frame, matte) is shared through the cache.
+    static const double kShade[] = {1.0, 1.25, 0.8, 1.45, 0.65};
+    const double f = kShade[variation % 5];
+    Step* b = r.find("backdrop");
+    for (const char* k : {"color", "color2"})
+      if (b->params.contains(k)) b->params[k] = shade(b->params[k], f);
+    if (variation % 2 == 1 && b->params.value("style", "") == "solid") b->params["style"] = "gradient";
+  }
+  return r;
+}
+
+}  // namespace likeness

@@ -1,0 +1,73 @@
+#include "testing.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace likeness::testing {
+
+namespace fs = std::filesystem;
+
+std::string faces_dir() { return LIKENESS_FACES_DIR; }
+std::string people(const std::string& f) { return faces_dir() + "/people/" + f; }
+std::string portrait(const std::string& f) { return faces_dir() + "/portraits/" + f; }
+
+std::string temp_dir(const std::string& tag) {
+  std::string t = (fs::temp_directory_path() / ("likeness-" + tag + "-XXXXXX")).string();
+  if (!mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+  return t;
+}
+
+std::vector<Identity> identities() {
+  std::ifstream in(faces_dir() + "/people/identities.csv");
+  std::vector<Identity> out;
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    std::stringstream s(line);
+    Identity id;
+    std::getline(s, id.file, ',');
+    std::getline(s, id.person, ',');
+    if (!id.file.empty()) out.push_back(id);
+  }
+  return out;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+CliResult run_cli(const std::vector<std::string>& args) {
+  const std::string dir = temp_dir("cli");
+  const std::string out = dir + "/out", err = dir + "/err";
+  std::vector<std::string> argv_s = {LIKENESS_CLI};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_bytes(out);
+  r.err = read_bytes(err);
+  fs::remove_all(dir);
+  return r;
+}
+
+}  // namespace likeness::testing

@@ -1,0 +1,29 @@
+// Shared helpers for the tests: where the real photos are, running the CLI.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace likeness::testing {
+
+std::string faces_dir();                    // ../shared/faces
+std::string people(const std::string& f);   // ../shared/faces/people/<f>
+std::string portrait(const std::string& f); // ../shared/faces/portraits/<f>
+std::string temp_dir(const std::string& tag);  // a fresh folder under /tmp
+
+struct Identity {
+  std::string file;
+  std::string person;
+};
+std::vector<Identity> identities();  // people/identities.csv
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+CliResult run_cli(const std::vector<std::string>& args);
+
+void write_bytes(const std::string& path, const std::string& bytes);
+std::string read_bytes(const std::string& path);
+
+}  // namespace likeness::testing

@@ -1,1 +1,151 @@
+// The real CLI, end to end on real photos, and its exit codes.
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "likeness/image_io.hpp"
+#include "likeness/studio.hpp"
+#include "likeness/xmp.hpp"
+#include "testing.hpp"
+
+using namespace likeness;
+using namespace likeness::testing;
+namespace fs = std::filesystem;
+
+TEST(Cli, ShootEndToEnd) {
+  const std::string refs = temp_dir("refs"), out = temp_dir("out");
+  for (const auto& id : identities())
+    if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
+  CliResult r =
+      run_cli({"shoot", "--refs", refs, "--out", out, "--prompt", "navy backdrop, head-and-shoulders", "--count", "2",
+               "--size", "640x800", "--backdrop-style", "solid", "--backdrop-color", "#1f2a44", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(read_bytes(out + "/report.json"));
+  ASSERT_EQ(report["portraits"].size(), 2u);
+  for (const auto& p : report["portraits"]) {
+    for (const char* k : {"file", "source", "likeness", "baseline", "recipe", "timings_ms"})
+      EXPECT_TRUE(p.contains(k)) << k;
+    EXPECT_TRUE(p["passed"].get<bool>());
+    EXPECT_GE(p["likeness"].get<double>(), p["baseline"].get<double>());
+  }
+  const std::string file = report["portraits"][0]["file"];
+  EXPECT_EQ(file, out + "/portrait_01.jpg");
+  const std::string bytes = read_bytes(file);
+  DecodedImage img = decode_image_bytes(bytes, file);
+  EXPECT_EQ(img.bgr.size(), cv::Size(640, 800));
+  // The portrait is judged the same person as a reference it was not made from.
+  const std::string source = report["portraits"][0]["source"];
+  std::string other;
+  for (const auto& e : fs::directory_iterator(refs))
+    if (e.path().string() != source) other = e.path().string();
+  const Comparison c = compare_photos(file, other);
+  EXPECT_TRUE(c.same_person) << c.similarity;
+  // XMP digital source type.
+  EXPECT_EQ(read_xmp(bytes)["Xmp.iptcExt.DigitalSourceType"],
+            "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia");
+  // Backdrop pixels (top corners) are the requested #1f2a44.
+  for (const cv::Rect corner : {cv::Rect(4, 4, 40, 40), cv::Rect(596, 4, 40, 40)}) {
+    const cv::Scalar m = cv::mean(img.bgr(corner));
+    EXPECT_NEAR(m[0], 0x44, 3);
+    EXPECT_NEAR(m[1], 0x2a, 3);
+    EXPECT_NEAR(m[2], 0x1f, 3);
+  }
+  // The second portrait reused faces, frame and matte.
+  EXPECT_TRUE(report["portraits"][1]["provenance"][2]["cached"].get<bool>());
+  fs::remove_all(refs);
+  fs::remove_all(out);
+}
+
+class CliBadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { dir = temp_dir("clibad"); }
+  void TearDown() override { fs::remove_all(dir); }
+  void expect_exit3(const std::string& file, const std::string& why) {
+    CliResult r = run_cli({"compare", file, people("person01_1.jpg")});
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_NE(r.err.find(file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(why), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  std::string dir;
+};
+
+TEST_F(CliBadInput, ZeroByteFile) {
+  write_bytes(dir + "/zero.jpg", "");
+  expect_exit3(dir + "/zero.jpg", "empty");
+}
+
+TEST_F(CliBadInput, TruncatedJpeg) {
+  const std::string full = read_bytes(people("person01_2.jpg"));
+  write_bytes(dir + "/cut.jpg", full.substr(0, full.size() / 3));
+  expect_exit3(dir + "/cut.jpg", "");
+}
+
+TEST_F(CliBadInput, TextNamedJpg) {
+  write_bytes(dir + "/text.jpg", "hello\n");
+  expect_exit3(dir + "/text.jpg", "not an image");
+}
+
+TEST_F(CliBadInput, PngClaimingThirtyThousandSquare) {
+  write_bytes(dir + "/huge.png", png_claiming(30000, 30000));
+  expect_exit3(dir + "/huge.png", "30000x30000");
+}
+
+TEST_F(CliBadInput, FolderWithoutFacesIsExitThreeWithReasons) {
+  fs::copy_file(portrait("zebra_stripes.jpg"), dir + "/zebra.jpg");
+  write_bytes(dir + "/broken.jpg", "nope");
+  CliResult r = run_cli({"shoot", "--refs", dir, "--out", dir + "/out", "--quiet"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("no usable reference photo"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("zebra.jpg: no face found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("broken.jpg"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/out/report.json"));
+}
+
+TEST(Cli, BadParameterIsUsageNamingStageParameterAndRange) {
+  CliResult r = run_cli({"shoot", "--refs", ".", "--out", "/tmp/x", "--frame-eye-line", "0.9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("stage 'frame', parameter 'eye_line'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0.9"), std::string::npos);
+  EXPECT_NE(r.err.find("0.2..0.5"), std::string::npos);
+  EXPECT_EQ(run_cli({"shoot"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"frobnicate"}).exit_code, 2);
+}
+
+TEST(Cli, CompareJsonPrintsOnlyJson) {
+  CliResult same = run_cli({"compare", people("person03_1.jpg"), people("person03_2.jpg"), "--json"});
+  ASSERT_EQ(same.exit_code, 0) << same.err;
+  auto j = nlohmann::json::parse(same.out);
+  EXPECT_TRUE(j["same_person"].get<bool>());
+  EXPECT_GT(j["similarity"].get<double>(), 0.9);
+  CliResult diff = run_cli({"compare", people("person03_1.jpg"), people("person04_1.jpg"), "--json"});
+  EXPECT_FALSE(nlohmann::json::parse(diff.out)["same_person"].get<bool>());
+  CliResult zebra = run_cli({"compare", portrait("zebra_stripes.jpg"), people("person04_1.jpg")});
+  EXPECT_EQ(zebra.exit_code, 3);
+  EXPECT_NE(zebra.err.find("no face found"), std::string::npos);
+}
+
+TEST(Cli, StagesSchemaAndModelsList) {
+  CliResult s = run_cli({"stages", "--json"});
+  ASSERT_EQ(s.exit_code, 0);
+  auto j = nlohmann::json::parse(s.out);
+  for (const char* id : {"faces", "frame", "matte", "backdrop", "export"}) {
+    ASSERT_TRUE(j["stages"].contains(id)) << id;
+    EXPECT_EQ(j["stages"][id]["type"], "object");
+  }
+  EXPECT_EQ(j["stages"]["frame"]["properties"]["width"]["maximum"], 8192);
+  EXPECT_EQ(j["stages"]["backdrop"]["properties"]["style"]["enum"], nlohmann::json({"solid", "gradient"}));
+  // Every declared parameter is a CLI flag too.
+  CliResult help = run_cli({"shoot", "--help"});
+  for (const auto& [id, st] : j["stages"].items())
+    for (const auto& [key, _] : st["properties"].items()) {
+      std::string flag = "--" + id + "-" + key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+    }
+  CliResult m = run_cli({"models"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.out.find("@vladmandic/face-api@1.7.15"), std::string::npos);
+  EXPECT_NE(m.out.find("isnet"), std::string::npos);
+}

@@ -1,1 +1,207 @@
+// Decoding and encoding: formats, colour management, orientation, limits and
+// every bad-input path (a clear error naming the file, never a crash).
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <vips/vips.h>
+
+#include <exiv2/exiv2.hpp>
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "likeness/error.hpp"
+#include "likeness/files.hpp"
+#include "likeness/image_io.hpp"
+#include "likeness/xmp.hpp"
+#include "testing.hpp"
+
+using namespace likeness;
+using namespace likeness::testing;
+namespace fs = std::filesystem;
+
+namespace {
+ErrorInfo decode_error(const std::string& path) {
+  try {
+    decode_image(path);
+  } catch (const Error& e) {
+    return e.info();
+  }
+  return {};
+}
+
+double mean_abs(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat d;
+  cv::absdiff(a, b, d);
+  const cv::Scalar m = cv::mean(d);
+  return (m[0] + m[1] + m[2]) / 3;
+}
+
+cv::Mat colour_card() {
+  cv::Mat m(120, 160, CV_8UC3);
+  for (int y = 0; y < m.rows; ++y)
+    for (int x = 0; x < m.cols; ++x)
+      m.at<cv::Vec3b>(y, x) = cv::Vec3b(uchar(x * 255 / 159), uchar(y * 2), uchar(200 - x));
+  return m;
+}
+}  // namespace
+
+class BadInput : public ::testing::Test {
+ protected:
+  void SetUp() override { dir = temp_dir("io"); }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string dir;
+};
+
+TEST_F(BadInput, ZeroByteFile) {
+  write_bytes(dir + "/empty.jpg", "");
+  ErrorInfo e = decode_error(dir + "/empty.jpg");
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_EQ(e.file, dir + "/empty.jpg");
+  EXPECT_NE(e.message.find("empty"), std::string::npos) << e.message;
+}
+
+TEST_F(BadInput, TruncatedJpeg) {
+  const std::string full = read_bytes(people("person01_1.jpg"));
+  write_bytes(dir + "/cut.jpg", full.substr(0, full.size() / 2));
+  ErrorInfo e = decode_error(dir + "/cut.jpg");
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_EQ(e.file, dir + "/cut.jpg");
+  EXPECT_FALSE(e.message.empty());
+}
+
+TEST_F(BadInput, TextFileNamedJpg) {
+  write_bytes(dir + "/notes.jpg", "These are my notes, not a photo.\n");
+  ErrorInfo e = decode_error(dir + "/notes.jpg");
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_NE(e.message.find("not an image"), std::string::npos) << e.message;
+}
+
+TEST_F(BadInput, HugePngHeaderIsRefusedBeforeDecoding) {
+  write_bytes(dir + "/huge.png", png_claiming(30000, 30000));
+  ErrorInfo e = decode_error(dir + "/huge.png");
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_NE(e.message.find("30000x30000"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("100 MP"), std::string::npos) << e.message;
+}
+
+TEST_F(BadInput, OversizedFileIsRefusedUnread) {
+  const std::string path = dir + "/big.jpg";
+  write_bytes(path, read_bytes(people("person01_1.jpg")));
+  ASSERT_EQ(truncate(path.c_str(), 51 * 1024 * 1024), 0);  // sparse: nothing is written
+  ErrorInfo e = decode_error(path);
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_NE(e.message.find("50 MB"), std::string::npos) << e.message;
+}
+
+TEST_F(BadInput, MissingFile) {
+  ErrorInfo e = decode_error(dir + "/nothing-here.jpg");
+  EXPECT_EQ(e.code, ErrorCode::bad_input);
+  EXPECT_NE(e.message.find("no such file"), std::string::npos);
+}
+
+TEST(Decode, GreySixteenBitAndAlphaBecomeEightBitSrgb) {
+  const std::string dir = temp_dir("fmt");
+  cv::Mat grey(50, 60, CV_8UC1, cv::Scalar(90));
+  cv::imwrite(dir + "/grey.png", grey);
+  cv::Mat deep(50, 60, CV_16UC3, cv::Scalar(65535, 32768, 0));
+  cv::imwrite(dir + "/deep.png", deep);
+  cv::Mat rgba(50, 60, CV_8UC4, cv::Scalar(0, 0, 255, 0));  // fully transparent red
+  rgba(cv::Rect(0, 0, 30, 50)).setTo(cv::Scalar(0, 0, 255, 255));
+  cv::imwrite(dir + "/alpha.png", rgba);
+
+  DecodedImage g = decode_image(dir + "/grey.png");
+  ASSERT_EQ(g.bgr.type(), CV_8UC3);
+  EXPECT_EQ(g.bgr.at<cv::Vec3b>(10, 10), cv::Vec3b(90, 90, 90));
+  DecodedImage d = decode_image(dir + "/deep.png");
+  EXPECT_NEAR(d.bgr.at<cv::Vec3b>(10, 10)[0], 255, 1);
+  EXPECT_NEAR(d.bgr.at<cv::Vec3b>(10, 10)[1], 128, 1);
+  EXPECT_NEAR(d.bgr.at<cv::Vec3b>(10, 10)[2], 0, 1);
+  DecodedImage a = decode_image(dir + "/alpha.png");
+  EXPECT_TRUE(a.had_alpha);
+  EXPECT_EQ(a.bgr.at<cv::Vec3b>(10, 10), cv::Vec3b(0, 0, 255));      // opaque red stays
+  EXPECT_EQ(a.bgr.at<cv::Vec3b>(10, 50), cv::Vec3b(255, 255, 255));  // transparent -> white
+  fs::remove_all(dir);
+}
+
+TEST(Decode, CmykAndDisplayP3AreConvertedToSrgb) {
+  init_image_io();
+  const cv::Mat card = colour_card();
+  const std::string srgb = encode_image(card, ImageFormat::png, 0);
+  VipsImage* in = vips_image_new_from_buffer(srgb.data(), srgb.size(), "", nullptr);
+  ASSERT_NE(in, nullptr);
+  for (const char* target : {"cmyk", "p3"}) {
+    VipsImage* out = nullptr;
+    ASSERT_EQ(vips_icc_transform(in, &out, target, "embedded", TRUE, nullptr), 0) << vips_error_buffer();
+    void* buf = nullptr;
+    size_t len = 0;
+    ASSERT_EQ(vips_jpegsave_buffer(out, &buf, &len, "Q", 95, nullptr), 0) << vips_error_buffer();
+    const std::string bytes(static_cast<char*>(buf), len);
+    g_free(buf);
+    g_object_unref(out);
+    DecodedImage d = decode_image_bytes(bytes, target);
+    EXPECT_TRUE(d.converted_icc) << target;
+    // P3 holds all of sRGB; CMYK clips the saturated corners of the card.
+    EXPECT_LT(mean_abs(d.bgr, card), std::string(target) == "p3" ? 3.0 : 16.0)
+        << target << " did not come back to sRGB";
+  }
+  g_object_unref(in);
+}
+
+TEST(Decode, ExifOrientationIsApplied) {
+  // A 40x20 image, left half white; saved with orientation 6 (rotate 90 CW).
+  cv::Mat m(20, 40, CV_8UC3, cv::Scalar(0, 0, 0));
+  m(cv::Rect(0, 0, 20, 20)).setTo(cv::Scalar(255, 255, 255));
+  const std::string jpg = encode_image(m, ImageFormat::jpeg, 95);
+  auto image = Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(jpg.data()), long(jpg.size()));
+  image->readMetadata();
+  image->exifData()["Exif.Image.Orientation"] = uint16_t(6);
+  image->writeMetadata();
+  auto& io = image->io();
+  io.seek(0, Exiv2::BasicIo::beg);
+  Exiv2::DataBuf buf = io.read(long(io.size()));
+  DecodedImage d = decode_image_bytes(std::string(reinterpret_cast<char*>(buf.pData_), size_t(buf.size_)), "rot.jpg");
+  EXPECT_EQ(d.orientation, 6);
+  ASSERT_EQ(d.bgr.cols, 20);
+  ASSERT_EQ(d.bgr.rows, 40);
+  // Rotated 90 degrees clockwise: the white left half is now the top half.
+  EXPECT_GT(d.bgr.at<cv::Vec3b>(5, 10)[0], 200);
+  EXPECT_LT(d.bgr.at<cv::Vec3b>(35, 10)[0], 50);
+}
+
+TEST(Encode, EveryFormatCarriesSrgbAndRoundTrips) {
+  const cv::Mat card = colour_card();
+  for (ImageFormat f : {ImageFormat::jpeg, ImageFormat::png, ImageFormat::webp}) {
+    const std::string bytes = encode_image(card, f, 95);
+    VipsImage* im = vips_image_new_from_buffer(bytes.data(), bytes.size(), "", nullptr);
+    ASSERT_NE(im, nullptr);
+    EXPECT_TRUE(vips_image_get_typeof(im, VIPS_META_ICC_NAME)) << format_extension(f) << " has no ICC profile";
+    g_object_unref(im);
+    EXPECT_LT(mean_abs(decode_image_bytes(bytes, "x").bgr, card), f == ImageFormat::png ? 0.01 : 3.0);
+  }
+}
+
+TEST(Encode, XmpDigitalSourceTypeRoundTrips) {
+  for (ImageFormat f : {ImageFormat::jpeg, ImageFormat::png, ImageFormat::webp}) {
+    const std::string bytes = embed_xmp(encode_image(colour_card(), f, 90),
+                                        {"compositeWithTrainedAlgorithmicMedia", "likeness test", "backdrop replaced"});
+    auto xmp = read_xmp(bytes);
+    EXPECT_EQ(xmp["Xmp.iptcExt.DigitalSourceType"],
+              "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia")
+        << format_extension(f);
+    EXPECT_EQ(xmp["Xmp.xmp.CreatorTool"], "likeness test");
+    EXPECT_NO_THROW(decode_image_bytes(bytes, "with-xmp"));
+  }
+}
+
+TEST(Files, AtomicWriteLeavesNoPartialFile) {
+  const std::string dir = temp_dir("atomic");
+  write_file_atomic(dir + "/a.txt", "first");
+  write_file_atomic(dir + "/a.txt", "second");
+  EXPECT_EQ(read_bytes(dir + "/a.txt"), "second");
+  size_t n = 0;
+  for (auto& e : fs::directory_iterator(dir)) n += e.is_regular_file();
+  EXPECT_EQ(n, 1u) << "a temporary file was left behind";
+  EXPECT_THROW(write_file_atomic(dir + "/missing/sub/b.txt", "x"), Error);
+  EXPECT_FALSE(fs::exists(dir + "/missing"));
+  fs::remove_all(dir);
+}

@@ -1,1 +1,159 @@
+// Converted models against reference runs of the originals (face-api on the
+// TF.js CPU backend, ISNet's fp16 ONNX on onnxruntime-node), made by
+// `make models` on fixed test-card inputs. Tolerances: face-api nets 1e-4
+// absolute (the rebuilt fp32 graphs match to ~1e-6); ISNet 2e-3 absolute on
+// a 0..1 matte (the original computes in fp16).
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "likeness/error.hpp"
+#include "likeness/face.hpp"
+#include "likeness/model_store.hpp"
+#include "testing.hpp"
+
+using namespace likeness;
+using namespace likeness::testing;
+namespace fs = std::filesystem;
+
+namespace {
+const std::string kRef = ModelStore::default_dir() + "/reference/";
+
+nlohmann::json reference() {
+  std::ifstream in(kRef + "reference.json");
+  return nlohmann::json::parse(in);
+}
+
+std::vector<float> floats(const std::string& file) {
+  const std::string b = read_bytes(kRef + file);
+  std::vector<float> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+cv::Mat input_bgr(const nlohmann::json& e) {
+  const std::string b = read_bytes(kRef + e["input"].get<std::string>());
+  const int w = e["width"], h = e["height"];
+  cv::Mat rgb(h, w, CV_8UC3, const_cast<char*>(b.data()));
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+float max_abs_diff(const float* a, const std::vector<float>& b) {
+  float m = 0;
+  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+// Runs a converted net with the product's preprocessing constants.
+cv::Mat run(const std::string& name, const cv::Mat& bgr, double scale, cv::Scalar mean, const std::string& out = "") {
+  cv::dnn::Net net = ModelStore::shared().load_net(name);
+  net.setInput(cv::dnn::blobFromImage(bgr, scale, cv::Size(), mean, true));
+  return out.empty() ? net.forward().clone() : net.forward(out).clone();
+}
+}  // namespace
+
+TEST(Models, ManifestListsEveryModelWithSourceAndLicence) {
+  ModelStore& s = ModelStore::shared();
+  for (const char* name : {"face_detector", "face_landmarks68", "face_recognition", "isnet"}) {
+    const ModelInfo& m = s.info(name);
+    EXPECT_NE(m.source.find("npm @"), std::string::npos) << name;
+    EXPECT_NE(m.source.find('@', 5), std::string::npos) << "source must name an exact version: " << m.source;
+    EXPECT_FALSE(m.licence.empty());
+    EXPECT_EQ(m.files[0].sha256.size(), 64u);
+    EXPECT_TRUE(m.input.contains("shape"));
+  }
+}
+
+TEST(Models, RecogniserMatchesFaceApi) {
+  auto e = reference()["face_recognition"];
+  cv::Mat o = run("face_recognition", input_bgr(e), 1.0 / 255, cv::Scalar(122.782, 117.001, 104.298));
+  auto ref = floats(e["outputs"]["output"]["file"]);
+  ASSERT_EQ(ref.size(), 128u);
+  ASSERT_EQ(o.total(), 128u);
+  EXPECT_LT(max_abs_diff(o.ptr<float>(), ref), 1e-4);
+}
+
+TEST(Models, LandmarksMatchFaceApi) {
+  auto e = reference()["face_landmarks68"];
+  cv::Mat o = run("face_landmarks68", input_bgr(e), 1.0 / 255, cv::Scalar(122.782, 117.001, 104.298));
+  auto ref = floats(e["outputs"]["output"]["file"]);
+  ASSERT_EQ(ref.size(), 136u);
+  EXPECT_LT(max_abs_diff(o.ptr<float>(), ref), 1e-4);
+}
+
+TEST(Models, DetectorDecodesLikeFaceApi) {
+  auto e = reference()["face_detector"];
+  FaceDetector det(ModelStore::shared());
+  auto raw = det.raw(input_bgr(e));
+  auto boxes = floats(e["outputs"]["boxes"]["file"]);
+  auto scores = floats(e["outputs"]["scores"]["file"]);
+  ASSERT_EQ(raw.size(), scores.size());
+  ASSERT_EQ(boxes.size(), 4 * scores.size());
+  float db = 0, ds = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    for (int k = 0; k < 4; ++k) db = std::max(db, std::abs(raw[i][k] - boxes[i * 4 + k]));
+    ds = std::max(ds, std::abs(raw[i][4] - scores[i]));
+  }
+  EXPECT_LT(db, 1e-4);
+  EXPECT_LT(ds, 1e-4);
+}
+
+TEST(Models, IsnetMatchesTheOriginal) {
+  auto e = reference()["isnet"];
+  cv::Mat o = run("isnet", input_bgr(e), 1.0 / 256, cv::Scalar(128, 128, 128), "output");
+  auto ref = floats(e["outputs"]["output"]["file"]);
+  ASSERT_EQ(o.total(), ref.size());
+  double mean = 0;
+  for (size_t i = 0; i < ref.size(); ++i) mean += std::abs(o.ptr<float>()[i] - ref[i]);
+  mean /= ref.size();
+  std::printf("ISNet: max abs diff %.2e, mean %.2e\n", max_abs_diff(o.ptr<float>(), ref), mean);
+  EXPECT_LT(max_abs_diff(o.ptr<float>(), ref), 2e-3);
+  EXPECT_LT(mean, 1e-4);
+}
+
+TEST(Models, CorruptModelIsAClearError) {
+  const std::string dir = temp_dir("models");
+  const ModelInfo& m = ModelStore::shared().info("face_landmarks68");
+  fs::copy_file(ModelStore::default_dir() + "/manifest.json", dir + "/manifest.json");
+  std::string bytes = read_bytes(ModelStore::default_dir() + "/" + m.files[0].file);
+  bytes[bytes.size() / 2] ^= 0x5a;
+  write_bytes(dir + "/" + m.files[0].file, bytes);
+  ModelStore store(dir);
+  try {
+    store.load_net("face_landmarks68");
+    FAIL() << "a corrupt model loaded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::internal);
+    EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("make models"), std::string::npos) << e.what();
+  }
+  // A model file that is gone says so too.
+  try {
+    store.load_net("face_recognition");
+    FAIL() << "a missing model loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
+TEST(Models, NoManifestIsAClearError) {
+  const std::string dir = temp_dir("nomodels");
+  ModelStore store(dir);
+  EXPECT_THROW(
+      {
+        try {
+          store.load_net("isnet");
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("make models"), std::string::npos);
+          throw;
+        }
+      },
+      Error);
+  fs::remove_all(dir);
+}

@@ -1,1 +1,104 @@
+// Parameter declarations, validation messages, recipes and their keys.
 #include <gtest/gtest.h>
+
+#include "likeness/error.hpp"
+#include "likeness/recipe.hpp"
+#include "likeness/studio.hpp"
+
+using namespace likeness;
+
+namespace {
+const ParamSpec& spec(const std::string& stage, const std::string& key) {
+  for (const Stage* s : all_stages())
+    if (s->id() == stage)
+      for (const auto& p : s->params())
+        if (p.key == key) {
+          static thread_local ParamSpec copy;
+          copy = p;
+          return copy;
+        }
+  throw std::runtime_error("no such parameter");
+}
+
+ErrorInfo usage_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.info();
+  }
+  return {};
+}
+}  // namespace
+
+TEST(Params, EveryDefaultSatisfiesItsOwnDeclaration) {
+  for (const Stage* s : all_stages())
+    for (const auto& p : s->params())
+      EXPECT_NO_THROW(parse_param(s->id(), p, p.default_value)) << s->id() << "." << p.key;
+}
+
+TEST(Params, OutOfRangeNamesStageParameterValueAndRange) {
+  ErrorInfo e = usage_error([] { parse_param_text("frame", spec("frame", "width"), "99999"); });
+  EXPECT_EQ(e.code, ErrorCode::usage);
+  EXPECT_EQ(e.stage, "frame");
+  EXPECT_EQ(e.param, "width");
+  EXPECT_NE(e.message.find("99999"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("64..8192"), std::string::npos) << e.message;
+}
+
+TEST(Params, BadChoiceColourAndTypeAreRejected) {
+  EXPECT_EQ(usage_error([] { parse_param_text("backdrop", spec("backdrop", "style"), "plaid"); }).param, "style");
+  EXPECT_NE(usage_error([] {
+              parse_param_text("backdrop", spec("backdrop", "style"), "plaid");
+            }).message.find("solid, gradient"),
+            std::string::npos);
+  EXPECT_EQ(usage_error([] { parse_param_text("backdrop", spec("backdrop", "color"), "navy"); }).code,
+            ErrorCode::usage);
+  EXPECT_EQ(usage_error([] { parse_param_text("export", spec("export", "quality"), "ninety"); }).code,
+            ErrorCode::usage);
+  EXPECT_EQ(usage_error([] { parse_param_text("export", spec("export", "quality"), "90.5"); }).code, ErrorCode::usage);
+  EXPECT_EQ(parse_param_text("export", spec("export", "quality"), "90"), json(90));
+  EXPECT_EQ(parse_param_text("backdrop", spec("backdrop", "color"), "#1F2A44"), json("#1f2a44"));
+}
+
+TEST(Params, UnknownParameterListsTheKnownOnes) {
+  ErrorInfo e = usage_error([] { resolve_params("matte", find_stage("matte").params(), {{"feather", 3}}); });
+  EXPECT_EQ(e.param, "feather");
+  EXPECT_NE(e.message.find("refine"), std::string::npos);
+}
+
+TEST(Params, ColoursRoundTrip) {
+  EXPECT_EQ(format_color(parse_color("#1f2a44")), "#1f2a44");
+  const cv::Scalar c = parse_color("#102030");
+  EXPECT_EQ(c[0], 0x30);  // BGR order
+  EXPECT_EQ(c[2], 0x10);
+}
+
+TEST(Recipe, RoundTripsThroughJson) {
+  Recipe r = build_recipe(plan_prompt("navy backdrop, headshot", "corporate"), 1).resolved();
+  const json j = r.to_json();
+  const Recipe back = Recipe::from_json(json::parse(j.dump()));
+  EXPECT_EQ(back.to_json(), j);
+  EXPECT_EQ(back.resolved().to_json(), j);
+}
+
+TEST(Recipe, VersionMismatchAndUnknownStageAreErrors) {
+  EXPECT_EQ(usage_error([] { Recipe::from_json({{"steps", {{{"stage", "sparkle"}}}}}); }).code, ErrorCode::usage);
+  Recipe r = Recipe::from_json({{"steps", {{{"stage", "matte"}, {"version", 99}}}}});
+  EXPECT_EQ(usage_error([&] { r.resolved(); }).stage, "matte");
+}
+
+TEST(Prompt, LayeredPromptMapsToStagesAndReportsTheRest) {
+  PromptPlan p = plan_prompt(
+      "navy suit, modern office with a blurred skyline, soft morning light, grey backdrop, headshot", "corporate");
+  EXPECT_EQ(p.params["backdrop"]["color"], "#7a7f85");
+  EXPECT_EQ(p.params["frame"]["crop"], "headshot");
+  ASSERT_EQ(p.not_applied.size(), 3u);  // suit (wardrobe), office (scene), light (relight)
+  EXPECT_NE(p.not_applied[0].find("wardrobe"), std::string::npos);
+  EXPECT_EQ(usage_error([] { plan_prompt("", "wedding"); }).code, ErrorCode::usage);
+}
+
+TEST(Prompt, PurposesDiffer) {
+  EXPECT_EQ(plan_prompt("", "ecommerce").params["backdrop"]["style"], "solid");
+  EXPECT_NE(plan_prompt("", "nonprofit").params["backdrop"]["color"],
+            plan_prompt("", "corporate").params["backdrop"]["color"]);
+}

@@ -54,8 +54,10 @@ TEST(Recognizer, EqualErrorRateOnPeopleSet) {
     const double far = double(std::count_if(diff.begin(), diff.end(), [&](float s) { return s >= t; })) / diff.size();
     if (std::abs(frr - far) < best_gap) best_gap = std::abs(frr - far), eer = (frr + far) / 2, eer_t = t;
   }
-  const double frr = double(std::count_if(same.begin(), same.end(), [](float s) { return s < kSamePersonThreshold; })) / same.size();
-  const double far = double(std::count_if(diff.begin(), diff.end(), [](float s) { return s >= kSamePersonThreshold; })) / diff.size();
+  const double frr =
+      double(std::count_if(same.begin(), same.end(), [](float s) { return s < kSamePersonThreshold; })) / same.size();
+  const double far =
+      double(std::count_if(diff.begin(), diff.end(), [](float s) { return s >= kSamePersonThreshold; })) / diff.size();
   std::printf("EER %.2f%% at similarity %.4f; at the product threshold %.3f: FRR %.2f%%, FAR %.2f%%\n", eer * 100,
               eer_t, kSamePersonThreshold, frr * 100, far * 100);
   RecordProperty("eer_percent", std::to_string(eer * 100));
@@ -94,7 +96,8 @@ TEST(Recognizer, FaceChipPutsEyesWhereTheTemplateDoes) {
   // the alignment undoes the rotation.
   cv::Mat rot;
   const cv::Point2f c(img.bgr.cols / 2.f, img.bgr.rows / 2.f);
-  cv::warpAffine(img.bgr, rot, cv::getRotationMatrix2D(c, 20, 1.0), img.bgr.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  cv::warpAffine(img.bgr, rot, cv::getRotationMatrix2D(c, 20, 1.0), img.bgr.size(), cv::INTER_CUBIC,
+                 cv::BORDER_REPLICATE);
   auto rf = FaceAnalyzer::shared().analyze(rot);
   const int rs = FaceAnalyzer::main_subject(rf, rot.size());
   ASSERT_GE(rs, 0);

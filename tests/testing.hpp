@@ -1,13 +1,14 @@
 // Shared helpers for the tests: where the real photos are, running the CLI.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace likeness::testing {
 
-std::string faces_dir();                    // ../shared/faces
-std::string people(const std::string& f);   // ../shared/faces/people/<f>
-std::string portrait(const std::string& f); // ../shared/faces/portraits/<f>
+std::string faces_dir();                       // ../shared/faces
+std::string people(const std::string& f);      // ../shared/faces/people/<f>
+std::string portrait(const std::string& f);    // ../shared/faces/portraits/<f>
 std::string temp_dir(const std::string& tag);  // a fresh folder under /tmp
 
 struct Identity {
@@ -22,6 +23,9 @@ struct CliResult {
   std::string err;  // stderr
 };
 CliResult run_cli(const std::vector<std::string>& args);
+
+// A PNG whose header claims width x height (valid CRCs, stub pixel data).
+std::string png_claiming(uint32_t width, uint32_t height);
 
 void write_bytes(const std::string& path, const std::string& bytes);
 std::string read_bytes(const std::string& path);

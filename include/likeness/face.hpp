@@ -33,6 +33,10 @@ class FaceDetector {
   explicit FaceDetector(ModelStore& store);
   std::vector<Face> detect(const cv::Mat& bgr, const DetectOptions& opt = {});
 
+  // One 512x512 input (already padded) through the net: per anchor
+  // {ymin, xmin, ymax, xmax, score}, boxes in 0..1 of the input, unclipped.
+  std::vector<std::array<float, 5>> raw(const cv::Mat& bgr512);
+
  private:
   void run(const cv::Mat& bgr, cv::Rect region, float min_score, std::vector<Face>& out);
   cv::dnn::Net net_;

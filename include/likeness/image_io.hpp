@@ -15,22 +15,21 @@ struct DecodeLimits {
 };
 
 struct DecodedImage {
-  cv::Mat bgr;              // CV_8UC3, sRGB, upright
-  std::string file;         // the name errors use
-  std::string format;       // "jpeg", "png", "webp", "heif", "tiff"
-  int source_width = 0;     // as stored, before orientation and shrinking
+  cv::Mat bgr;           // CV_8UC3, sRGB, upright
+  std::string file;      // the name errors use
+  std::string format;    // "jpeg", "png", "webp", "heif", "tiff"
+  int source_width = 0;  // as stored, before orientation and shrinking
   int source_height = 0;
-  int orientation = 1;      // EXIF orientation that was applied
+  int orientation = 1;  // EXIF orientation that was applied
   bool converted_icc = false;
   bool had_alpha = false;
-  std::string notes;        // what was converted, for reports
+  std::string notes;  // what was converted, for reports
 };
 
 // Throws Error{bad_input} naming the file and the reason; never crashes on
 // truncated, corrupt or non-image data.
 DecodedImage decode_image(const std::string& path, const DecodeLimits& limits = {});
-DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
-                                const DecodeLimits& limits = {});
+DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name, const DecodeLimits& limits = {});
 
 enum class ImageFormat { jpeg, png, webp };
 ImageFormat format_from_name(const std::string& name);  // throws usage

@@ -18,12 +18,12 @@ struct ParamSpec {
   ParamType type = ParamType::number;
   json default_value;
   std::string help;
-  double min = 0, max = 0;            // integer / number
-  std::vector<std::string> choices;   // choice
+  double min = 0, max = 0;           // integer / number
+  std::vector<std::string> choices;  // choice
 
-  std::string type_name() const;      // "integer", "color", ...
-  std::string allowed() const;        // "16..1000", "one of solid, gradient", "#rrggbb"
-  json schema() const;                // JSON-schema fragment
+  std::string type_name() const;  // "integer", "color", ...
+  std::string allowed() const;    // "16..1000", "one of solid, gradient", "#rrggbb"
+  json schema() const;            // JSON-schema fragment
 };
 
 // Parses a value given as text (CLI) or JSON and checks it against the spec;

@@ -15,12 +15,15 @@
 namespace likeness {
 
 // The image travelling through the pipeline and what stages learnt about it.
+// Frames share pixel buffers (cv::Mat is reference-counted) and cached frames
+// are shared between jobs: a stage never writes into a Mat it was given, it
+// assigns new ones.
 struct Frame {
-  cv::Mat image;            // CV_8UC3 BGR, sRGB
-  cv::Mat alpha;            // CV_32F person matte 0..1, or empty
-  cv::Mat outside;          // CV_8U, 255 where pixels are not from the photo, or empty
-  std::vector<Face> faces;  // in image coordinates
-  int subject = -1;         // index into faces
+  cv::Mat image;                               // CV_8UC3 BGR, sRGB
+  cv::Mat alpha;                               // CV_32F person matte 0..1, or empty
+  cv::Mat outside;                             // CV_8U, 255 where pixels are not from the photo, or empty
+  std::vector<Face> faces;                     // in image coordinates
+  int subject = -1;                            // index into faces
   std::string source_type = "digitalCapture";  // IPTC digital source type term
   std::vector<std::string> edits;              // plain-language summary, one per change
   std::string encoded;                         // set by the export stage

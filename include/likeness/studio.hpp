@@ -28,7 +28,7 @@ struct ShootOptions {
   std::string prompt;
   std::string purpose = "corporate";
   int count = 1;
-  json overrides = json::object();  // stage id -> {key: value}, from flags; wins over the prompt
+  json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
 };
 

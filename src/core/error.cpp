@@ -17,8 +17,7 @@ std::string compose(const ErrorInfo& i) {
 
 Error::Error(ErrorInfo info) : std::runtime_error(compose(info)), info_(std::move(info)) {}
 
-Error::Error(ErrorCode code, std::string message)
-    : Error(ErrorInfo{code, std::move(message), {}, {}, {}}) {}
+Error::Error(ErrorCode code, std::string message) : Error(ErrorInfo{code, std::move(message), {}, {}, {}}) {}
 
 int exit_code(ErrorCode code) { return static_cast<int>(code); }
 

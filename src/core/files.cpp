@@ -21,8 +21,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   std::string tmpl = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
   int fd = mkstemp(tmpl.data());
-  if (fd < 0)
-    throw Error(ErrorCode::internal, "cannot create a file in " + dir.string() + ": " + std::strerror(errno));
+  if (fd < 0) throw Error(ErrorCode::internal, "cannot create a file in " + dir.string() + ": " + std::strerror(errno));
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

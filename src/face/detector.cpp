@@ -58,11 +58,28 @@ void FaceDetector::run(const cv::Mat& bgr, cv::Rect region, float min_score, std
   cv::Mat square(kInput, kInput, CV_8UC3, cv::Scalar::all(0));
   cv::Mat scaled;
   cv::resize(bgr(region), scaled,
-             cv::Size(std::max(1, int(std::lround(region.width * scale))), std::max(1, int(std::lround(region.height * scale)))),
+             cv::Size(std::max(1, int(std::lround(region.width * scale))),
+                      std::max(1, int(std::lround(region.height * scale)))),
              0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
   scaled.copyTo(square(cv::Rect(0, 0, std::min(kInput, scaled.cols), std::min(kInput, scaled.rows))));
-  cv::Mat blob = cv::dnn::blobFromImage(square, 1.0 / 127.5, cv::Size(), cv::Scalar(127.5, 127.5, 127.5), true);
+  for (const auto& c : raw(square)) {
+    if (c[4] < min_score) continue;
+    const float y0 = std::max(0.f, c[0]), x0 = std::max(0.f, c[1]);
+    const float y1 = std::min(1.f, c[2]), x1 = std::min(1.f, c[3]);
+    if (y1 <= y0 || x1 <= x0) continue;
+    Face f;
+    f.score = c[4];
+    f.box = cv::Rect2f(region.x + x0 * side, region.y + y0 * side, (x1 - x0) * side, (y1 - y0) * side);
+    f.box &= cv::Rect2f(0, 0, float(bgr.cols), float(bgr.rows));
+    if (f.box.area() > 0) out.push_back(f);
+  }
+}
 
+// SSD decoding as in face-api's output layer: centre/size offsets scaled by
+// 10 and 5 against the anchors; the face score is the sigmoid of class 1.
+std::vector<std::array<float, 5>> FaceDetector::raw(const cv::Mat& square) {
+  CV_Assert(square.rows == kInput && square.cols == kInput && square.type() == CV_8UC3);
+  cv::Mat blob = cv::dnn::blobFromImage(square, 1.0 / 127.5, cv::Size(), cv::Scalar(127.5, 127.5, 127.5), true);
   std::vector<cv::Mat> outs;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -72,23 +89,16 @@ void FaceDetector::run(const cv::Mat& bgr, cv::Rect region, float min_score, std
   const float* enc = outs[0].ptr<float>();
   const float* cls = outs[1].ptr<float>();
   const size_t n = anchors_.size() / 4;
+  std::vector<std::array<float, 5>> res(n);
   for (size_t i = 0; i < n; ++i) {
-    const float score = 1.f / (1.f + std::exp(-cls[i * 3 + 1]));
-    if (score < min_score) continue;
     const float* a = &anchors_[i * 4];
     const float ah = a[2] - a[0], aw = a[3] - a[1];
     const float acy = a[0] + ah / 2, acx = a[1] + aw / 2;
     const float cy = enc[i * 4] / 10 * ah + acy, cx = enc[i * 4 + 1] / 10 * aw + acx;
     const float hh = std::exp(enc[i * 4 + 2] / 5) * ah / 2, hw = std::exp(enc[i * 4 + 3] / 5) * aw / 2;
-    const float y0 = std::max(0.f, cy - hh), x0 = std::max(0.f, cx - hw);
-    const float y1 = std::min(1.f, cy + hh), x1 = std::min(1.f, cx + hw);
-    if (y1 <= y0 || x1 <= x0) continue;
-    Face f;
-    f.score = score;
-    f.box = cv::Rect2f(region.x + x0 * side, region.y + y0 * side, (x1 - x0) * side, (y1 - y0) * side);
-    f.box &= cv::Rect2f(0, 0, float(bgr.cols), float(bgr.rows));
-    if (f.box.area() > 0) out.push_back(f);
+    res[i] = {cy - hh, cx - hw, cy + hh, cx + hw, 1.f / (1.f + std::exp(-cls[i * 3 + 1]))};
   }
+  return res;
 }
 
 std::vector<Face> FaceDetector::detect(const cv::Mat& bgr, const DetectOptions& opt) {

@@ -29,8 +29,7 @@ std::vector<cv::Point2f> LandmarkNet::landmarks(const cv::Mat& bgr, const cv::Re
   }
   const float* v = out.ptr<float>();
   std::vector<cv::Point2f> pts(68);
-  for (int i = 0; i < 68; ++i)
-    pts[i] = cv::Point2f(r.x - padx + v[2 * i] * side, r.y - pady + v[2 * i + 1] * side);
+  for (int i = 0; i < 68; ++i) pts[i] = cv::Point2f(r.x - padx + v[2 * i] * side, r.y - pady + v[2 * i + 1] * side);
   return pts;
 }
 

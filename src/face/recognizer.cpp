@@ -67,7 +67,8 @@ cv::Mat Recognizer::face_chip(const cv::Mat& bgr, const std::vector<cv::Point2f>
       const double x = inv(0, 0) * c.x + inv(0, 1) * c.y + inv(0, 2), y = inv(1, 0) * c.x + inv(1, 1) * c.y + inv(1, 2);
       x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
     }
-    cv::Rect r(cv::Point(int(std::floor(x0)) - 2, int(std::floor(y0)) - 2), cv::Point(int(std::ceil(x1)) + 2, int(std::ceil(y1)) + 2));
+    cv::Rect r(cv::Point(int(std::floor(x0)) - 2, int(std::floor(y0)) - 2),
+               cv::Point(int(std::ceil(x1)) + 2, int(std::ceil(y1)) + 2));
     r &= cv::Rect(0, 0, bgr.cols, bgr.rows);
     if (r.area() > 0) {
       cv::Mat small;

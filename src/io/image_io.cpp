@@ -26,7 +26,7 @@ std::string vips_message() {
   vips_error_clear();
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (auto nl = msg.rfind('\n'); nl != std::string::npos) msg = msg.substr(nl + 1);
-  return msg.empty() ? "unknown libvips error" : msg;
+  return msg.empty() ? "the file is corrupt or truncated" : msg;
 }
 
 std::string loader_format(std::string loader) {
@@ -52,8 +52,7 @@ DecodedImage decode_image(const std::string& path, const DecodeLimits& limits) {
   return decode_image_bytes(read_file(path, limits.max_bytes), path, limits);
 }
 
-DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
-                                const DecodeLimits& limits) {
+DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name, const DecodeLimits& limits) {
   init_image_io();
   if (bytes.empty()) throw_bad_input(name, "the file is empty (0 bytes)");
   if (bytes.size() > limits.max_bytes)
@@ -62,16 +61,15 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
   const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
   vips_error_clear();
   const std::string format = loader ? loader_format(loader) : std::string();
-  if (format.empty())
-    throw_bad_input(name, "not an image likeness reads (JPEG, PNG, WebP, HEIF/HEIC or TIFF)");
+  if (format.empty()) throw_bad_input(name, "not an image likeness reads (JPEG, PNG, WebP, HEIF/HEIC or TIFF)");
 
   DecodedImage out;
   out.file = name;
   out.format = format;
 
   // Header only: libvips decodes no pixels until they are asked for.
-  VipsPtr head(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access",
-                                          VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR, nullptr));
+  VipsPtr head(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                          VIPS_FAIL_ON_ERROR, nullptr));
   if (!head) throw_bad_input(name, "cannot read the " + format + " header: " + vips_message());
   out.source_width = vips_image_get_width(head.get());
   out.source_height = vips_image_get_height(head.get());
@@ -90,11 +88,13 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
     int shrink = 1;
     while (format == "jpeg" && shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
     if (shrink > 1)
-      img.reset(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL,
-                                           "fail_on", VIPS_FAIL_ON_ERROR, "shrink", shrink, nullptr));
+      img.reset(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
+                                           VIPS_FAIL_ON_ERROR, "shrink", shrink, nullptr));
   }
-  if (!img) img = std::move(head);
-  else head.reset();
+  if (!img)
+    img = std::move(head);
+  else
+    head.reset();
   if (!img) throw_bad_input(name, "cannot decode: " + vips_message());
 
   if (vips_image_get_typeof(img.get(), VIPS_META_ORIENTATION)) {
@@ -118,7 +118,8 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
   }
   if (vips_image_hasalpha(img.get())) {
     const VipsInterpretation interp = vips_image_get_interpretation(img.get());
-    const double max_alpha = (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) ? 65535 : 255;
+    const double max_alpha =
+        (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) ? 65535 : 255;
     VipsArrayDouble* white = vips_array_double_newv(1, max_alpha);
     int rc = vips_flatten(img.get(), &t, "background", white, "max_alpha", max_alpha, nullptr);
     vips_area_unref(VIPS_AREA(white));
@@ -131,7 +132,8 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
     throw_bad_input(name, "cannot convert to sRGB: " + vips_message());
   img.reset(t);
   if (vips_image_get_format(img.get()) != VIPS_FORMAT_UCHAR) {
-    if (vips_cast_uchar(img.get(), &t, nullptr) != 0) throw_bad_input(name, "cannot convert to 8 bit: " + vips_message());
+    if (vips_cast_uchar(img.get(), &t, nullptr) != 0)
+      throw_bad_input(name, "cannot convert to 8 bit: " + vips_message());
     img.reset(t);
   }
   if (vips_image_get_bands(img.get()) > 3) {
@@ -163,9 +165,12 @@ ImageFormat format_from_name(const std::string& name) {
 
 std::string format_extension(ImageFormat f) {
   switch (f) {
-    case ImageFormat::jpeg: return "jpg";
-    case ImageFormat::png: return "png";
-    case ImageFormat::webp: return "webp";
+    case ImageFormat::jpeg:
+      return "jpg";
+    case ImageFormat::png:
+      return "png";
+    case ImageFormat::webp:
+      return "webp";
   }
   return "bin";
 }

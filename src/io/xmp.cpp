@@ -17,8 +17,7 @@ void init_exiv2() {
 }
 
 Exiv2::Image::AutoPtr open_bytes(const std::string& bytes) {
-  return Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(bytes.data()),
-                                   static_cast<long>(bytes.size()));
+  return Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(bytes.data()), static_cast<long>(bytes.size()));
 }
 }  // namespace
 

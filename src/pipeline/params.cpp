@@ -11,9 +11,11 @@ namespace likeness {
 
 namespace {
 [[noreturn]] void reject(const std::string& stage, const ParamSpec& spec, const std::string& value) {
-  throw Error(ErrorInfo{ErrorCode::usage, "value " + value + " is not allowed (" + spec.type_name() + ", " +
-                                              spec.allowed() + ")",
-                        stage, spec.key, {}});
+  throw Error(ErrorInfo{ErrorCode::usage,
+                        "value " + value + " is not allowed (" + spec.type_name() + ", " + spec.allowed() + ")",
+                        stage,
+                        spec.key,
+                        {}});
 }
 
 std::string num(double v) {
@@ -27,26 +29,34 @@ bool is_color(const std::string& s) { return std::regex_match(s, std::regex("#[0
 
 std::string ParamSpec::type_name() const {
   switch (type) {
-    case ParamType::boolean: return "boolean";
-    case ParamType::integer: return "integer";
-    case ParamType::number: return "number";
-    case ParamType::choice: return "choice";
-    case ParamType::color: return "color";
+    case ParamType::boolean:
+      return "boolean";
+    case ParamType::integer:
+      return "integer";
+    case ParamType::number:
+      return "number";
+    case ParamType::choice:
+      return "choice";
+    case ParamType::color:
+      return "color";
   }
   return "?";
 }
 
 std::string ParamSpec::allowed() const {
   switch (type) {
-    case ParamType::boolean: return "true or false";
+    case ParamType::boolean:
+      return "true or false";
     case ParamType::integer:
-    case ParamType::number: return num(min) + ".." + num(max);
+    case ParamType::number:
+      return num(min) + ".." + num(max);
     case ParamType::choice: {
       std::string s = "one of ";
       for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + choices[i];
       return s;
     }
-    case ParamType::color: return "#rrggbb";
+    case ParamType::color:
+      return "#rrggbb";
   }
   return "";
 }
@@ -54,11 +64,27 @@ std::string ParamSpec::allowed() const {
 json ParamSpec::schema() const {
   json s = {{"description", help}, {"default", default_value}};
   switch (type) {
-    case ParamType::boolean: s["type"] = "boolean"; break;
-    case ParamType::integer: s["type"] = "integer"; s["minimum"] = min; s["maximum"] = max; break;
-    case ParamType::number: s["type"] = "number"; s["minimum"] = min; s["maximum"] = max; break;
-    case ParamType::choice: s["type"] = "string"; s["enum"] = choices; break;
-    case ParamType::color: s["type"] = "string"; s["pattern"] = "^#[0-9a-fA-F]{6}$"; break;
+    case ParamType::boolean:
+      s["type"] = "boolean";
+      break;
+    case ParamType::integer:
+      s["type"] = "integer";
+      s["minimum"] = min;
+      s["maximum"] = max;
+      break;
+    case ParamType::number:
+      s["type"] = "number";
+      s["minimum"] = min;
+      s["maximum"] = max;
+      break;
+    case ParamType::choice:
+      s["type"] = "string";
+      s["enum"] = choices;
+      break;
+    case ParamType::color:
+      s["type"] = "string";
+      s["pattern"] = "^#[0-9a-fA-F]{6}$";
+      break;
   }
   return s;
 }
@@ -109,7 +135,8 @@ json parse_param_text(const std::string& stage, const ParamSpec& spec, const std
       if (text.empty() || *end != '\0') reject(stage, spec, "'" + text + "'");
       return parse_param(stage, spec, json(d));
     }
-    default: return parse_param(stage, spec, json(text));
+    default:
+      return parse_param(stage, spec, json(text));
   }
 }
 
@@ -125,8 +152,8 @@ json resolve_params(const std::string& stage, const std::vector<ParamSpec>& spec
     if (!spec) {
       std::string known;
       for (const auto& s : specs) known += (known.empty() ? "" : ", ") + s.key;
-      throw Error(ErrorInfo{ErrorCode::usage, "unknown parameter (known: " + (known.empty() ? "none" : known) + ")",
-                            stage, k, {}});
+      throw Error(ErrorInfo{
+          ErrorCode::usage, "unknown parameter (known: " + (known.empty() ? "none" : known) + ")", stage, k, {}});
     }
     out[k] = parse_param(stage, *spec, v);
   }

@@ -35,7 +35,9 @@ Recipe Recipe::resolved() const {
       throw Error(ErrorInfo{ErrorCode::usage,
                             "recipe asks for version " + std::to_string(s.version) + " but this build has version " +
                                 std::to_string(stage.version()),
-                            s.stage, {}, {}});
+                            s.stage,
+                            {},
+                            {}});
     r.steps.push_back({s.stage, s.version, resolve_params(s.stage, stage.params(), s.params)});
   }
   return r;
@@ -50,8 +52,12 @@ Step* Recipe::find(const std::string& stage) {
 json RunResult::provenance() const {
   json out = json::array();
   for (const auto& s : steps)
-    out.push_back({{"stage", s.stage}, {"version", s.version}, {"params", s.params}, {"key", s.key},
-                   {"ms", std::round(s.ms * 10) / 10}, {"cached", s.cached}});
+    out.push_back({{"stage", s.stage},
+                   {"version", s.version},
+                   {"params", s.params},
+                   {"key", s.key},
+                   {"ms", std::round(s.ms * 10) / 10},
+                   {"cached", s.cached}});
   return out;
 }
 

@@ -30,12 +30,11 @@ const std::map<std::string, Preset>& presets() {
 
 const std::map<std::string, std::string>& colours() {
   static const std::map<std::string, std::string> c = {
-      {"navy", "#1f2a44"},     {"charcoal", "#333638"}, {"grey", "#7a7f85"},  {"gray", "#7a7f85"},
-      {"white", "#f2f2f2"},    {"black", "#151515"},    {"blue", "#3d5a80"},  {"green", "#4f6b4f"},
-      {"teal", "#2f6f73"},     {"beige", "#cbbba0"},    {"cream", "#eee5d3"}, {"burgundy", "#6d2a35"},
-      {"brown", "#6b4f3a"},    {"slate", "#4a5560"},    {"olive", "#6b6b3e"}, {"red", "#8c2f2f"},
-      {"warm", "#8a7560"},     {"cool", "#5a6a7a"},     {"tan", "#b39b7a"},   {"pink", "#d8a7b1"},
-      {"purple", "#5b4a72"},   {"orange", "#c7743c"},   {"yellow", "#d9b84a"}, {"sand", "#c9b79c"},
+      {"navy", "#1f2a44"},   {"charcoal", "#333638"}, {"grey", "#7a7f85"},   {"gray", "#7a7f85"},  {"white", "#f2f2f2"},
+      {"black", "#151515"},  {"blue", "#3d5a80"},     {"green", "#4f6b4f"},  {"teal", "#2f6f73"},  {"beige", "#cbbba0"},
+      {"cream", "#eee5d3"},  {"burgundy", "#6d2a35"}, {"brown", "#6b4f3a"},  {"slate", "#4a5560"}, {"olive", "#6b6b3e"},
+      {"red", "#8c2f2f"},    {"warm", "#8a7560"},     {"cool", "#5a6a7a"},   {"tan", "#b39b7a"},   {"pink", "#d8a7b1"},
+      {"purple", "#5b4a72"}, {"orange", "#c7743c"},   {"yellow", "#d9b84a"}, {"sand", "#c9b79c"},
   };
   return c;
 }
@@ -60,7 +59,8 @@ std::string shade(const std::string& hex, double factor) {
 PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
   auto it = presets().find(purpose);
   if (it == presets().end())
-    throw Error(ErrorCode::usage, "unknown purpose '" + purpose + "' (corporate, nonprofit, artist, ecommerce, social)");
+    throw Error(ErrorCode::usage,
+                "unknown purpose '" + purpose + "' (corporate, nonprofit, artist, ecommerce, social)");
   const Preset& pre = it->second;
   PromptPlan plan;
   plan.params["backdrop"] = {{"style", pre.style}, {"color", pre.color}, {"color2", pre.color2}};
@@ -109,10 +109,10 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
     if (used) {
       plan.applied.push_back("'" + c + "'");
     } else {
-      std::string why = wardrobe ? "wardrobe recolouring is not available yet"
+      std::string why = wardrobe   ? "wardrobe recolouring is not available yet"
                         : lighting ? "relighting is not available yet"
-                        : scene ? "scene backdrops are not available yet; a studio backdrop is used"
-                                : "not understood";
+                        : scene    ? "scene backdrops are not available yet; a studio backdrop is used"
+                                   : "not understood";
       plan.not_applied.push_back("'" + c + "': " + why);
     }
   }

@@ -107,8 +107,11 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   int best = -1;
   for (size_t i = 0; i < refs.size(); ++i) {
     const Reference& r = refs[i];
-    refs_json.push_back({{"file", r.file}, {"usable", r.usable}, {"problem", r.problem},
-                         {"quality", std::round(r.quality * 1000) / 1000}, {"eye_distance_px", std::round(r.face_px)}});
+    refs_json.push_back({{"file", r.file},
+                         {"usable", r.usable},
+                         {"problem", r.problem},
+                         {"quality", std::round(r.quality * 1000) / 1000},
+                         {"eye_distance_px", std::round(r.face_px)}});
     if (r.usable && (best < 0 || r.quality > refs[best].quality)) best = int(i);
   }
   if (best < 0) {
@@ -187,8 +190,9 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                  {"baseline",
                   {{"kind", "calibrated_threshold"},
                    {"value", baseline},
-                   {"note", "the recogniser's same-person threshold calibrated on ../shared/faces/people; "
-                            "per-person baselines come with reference intake"}}},
+                   {"note",
+                    "the recogniser's same-person threshold calibrated on ../shared/faces/people; "
+                    "per-person baselines come with reference intake"}}},
                  {"cache_hits", cache.hits()}};
   write_file_atomic((fs::path(opt.out_dir) / "report.json").string(), report.dump(2) + "\n");
   return report;

@@ -11,8 +11,8 @@
 #include <opencv2/core.hpp>
 
 #include "likeness/error.hpp"
-#include "likeness/hash.hpp"
 #include "likeness/files.hpp"
+#include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/studio.hpp"
@@ -84,8 +84,8 @@ void print_shoot(const json& report, const std::string& out_dir) {
       std::cerr << "skipped " << r["file"].get<std::string>() << ": " << r["problem"].get<std::string>() << "\n";
   for (const auto& p : report["portraits"]) {
     if (p["passed"].get<bool>())
-      std::printf("%s  likeness %.3f (baseline %.3f)\n", p["file"].get<std::string>().c_str(), p["likeness"].get<double>(),
-                  p["baseline"].get<double>());
+      std::printf("%s  likeness %.3f (baseline %.3f)\n", p["file"].get<std::string>().c_str(),
+                  p["likeness"].get<double>(), p["baseline"].get<double>());
     else
       std::printf("refused a portrait: %s (likeness %.3f, baseline %.3f)\n", p["refused"].get<std::string>().c_str(),
                   p["likeness"].get<double>(), p["baseline"].get<double>());
@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
                std::string(kExitCodes)};
   app.set_version_flag("--version", std::string("likeness ") + LIKENESS_VERSION);
   app.require_subcommand(1);
+  app.fallthrough();  // global flags may follow the subcommand
   bool quiet = false;
   int threads = 2;
   app.add_flag("-q,--quiet", quiet, "No progress output");
@@ -122,7 +123,8 @@ int main(int argc, char** argv) {
 
   // demo
   std::string demo_out = "demo-out";
-  auto* demo_cmd = app.add_subcommand("demo", "Run shoot on the embedded public-domain sample (NASA astronaut portrait)");
+  auto* demo_cmd =
+      app.add_subcommand("demo", "Run shoot on the embedded public-domain sample (NASA astronaut portrait)");
   demo_cmd->add_option("--out", demo_out, "Output folder");
 
   // compare
@@ -193,8 +195,9 @@ int main(int argc, char** argv) {
       const Comparison c = compare_photos(cmp_a, cmp_b);
       progress.finish();
       if (cmp_json) {
-        std::cout << json{{"similarity", c.similarity}, {"same_person", c.same_person}, {"threshold", c.threshold}}.dump()
-                  << "\n";
+        std::cout
+            << json{{"similarity", c.similarity}, {"same_person", c.same_person}, {"threshold", c.threshold}}.dump()
+            << "\n";
       } else {
         std::printf("similarity %.4f — %s (threshold %.3f)\n", c.similarity,
                     c.same_person ? "same person" : "different people", c.threshold);
@@ -208,12 +211,9 @@ int main(int argc, char** argv) {
         for (const Stage* s : all_stages()) {
           json props = json::object();
           for (const auto& p : s->params()) props[p.key] = p.schema();
-          stages[s->id()] = {{"description", s->summary()},
-                             {"version", s->version()},
-                             {"models", s->models()},
-                             {"type", "object"},
-                             {"additionalProperties", false},
-                             {"properties", props}};
+          stages[s->id()] = {{"description", s->summary()},   {"version", s->version()},
+                             {"models", s->models()},         {"type", "object"},
+                             {"additionalProperties", false}, {"properties", props}};
         }
         out["stages"] = stages;
         std::cout << out.dump(2) << "\n";
@@ -233,7 +233,10 @@ int main(int argc, char** argv) {
         throw Error(ErrorCode::internal, "no models installed in " + store.dir() + " — run `make models`");
       json out = json::array();
       for (const auto& m : store.models()) {
-        out.push_back({{"name", m.name}, {"source", m.source}, {"licence", m.licence}, {"sha256", m.files[0].sha256},
+        out.push_back({{"name", m.name},
+                       {"source", m.source},
+                       {"licence", m.licence},
+                       {"sha256", m.files[0].sha256},
                        {"input", m.input}});
         if (!models_json)
           std::printf("%-18s %s\n%-18s licence: %s\n%-18s sha256: %s\n", m.name.c_str(), m.source.c_str(), "",

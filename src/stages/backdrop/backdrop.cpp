@@ -60,17 +60,25 @@ class BackdropStage final : public Stage {
     cv::merge(std::vector<cv::Mat>{inv, inv, inv}, inv3);
     cv::Mat out;
     if (p["decontaminate"].get<bool>()) {
-      // Old background colour near each pixel: background-weighted local mean.
+      // Old background colour near each pixel: the mean of nearby clear
+      // background (alpha < 0.1), from a wider window where none is close.
       const int r = std::max(8, std::max(img.cols, img.rows) / 40);
-      cv::Mat num, den;
-      cv::Mat weight = inv.mul(inv);  // trust clear background most
+      const cv::Mat weight = cv::max(1.0 - in.alpha / 0.1, 0.0);
       cv::Mat w3;
       cv::merge(std::vector<cv::Mat>{weight, weight, weight}, w3);
-      cv::blur(img.mul(w3), num, cv::Size(2 * r + 1, 2 * r + 1));
-      cv::blur(weight, den, cv::Size(2 * r + 1, 2 * r + 1));
-      cv::Mat den3;
-      cv::merge(std::vector<cv::Mat>{den, den, den}, den3);
-      cv::Mat bold = num / cv::max(den3, 1e-4);
+      const cv::Mat weighted = img.mul(w3);
+      auto local_mean = [&](int radius, cv::Mat& mean, cv::Mat& support) {
+        cv::Mat num;
+        cv::blur(weighted, num, cv::Size(2 * radius + 1, 2 * radius + 1));
+        cv::blur(weight, support, cv::Size(2 * radius + 1, 2 * radius + 1));
+        cv::Mat s3;
+        cv::merge(std::vector<cv::Mat>{support, support, support}, s3);
+        mean = num / cv::max(s3, 1e-4);
+      };
+      cv::Mat bold, support, wide, wide_support;
+      local_mean(r, bold, support);
+      local_mean(4 * r, wide, wide_support);
+      wide.copyTo(bold, support < 0.02);
       cv::Mat decont = img + inv3.mul(bnew - bold);
       // Where the matte is nearly zero use the backdrop alone, so no texture
       // of the old scene survives.
@@ -81,6 +89,7 @@ class BackdropStage final : public Stage {
       out = img.mul(a3) + bnew.mul(inv3);
     }
     Frame res = in;
+    res.image = cv::Mat();              // never write into the input's (possibly cached) buffer
     out.convertTo(res.image, CV_8UC3);  // saturating, rounded
     res.source_type = "compositeWithTrainedAlgorithmicMedia";
     res.edits.push_back("background replaced with a " + style + " studio backdrop (" + p["color"].get<std::string>() +

@@ -18,7 +18,13 @@ class FacesStage final : public Stage {
   std::vector<ParamSpec> params() const override {
     return {
         {"analysis_size", ParamType::integer, 1280, "Long side (px) the photo is analysed at", 320, 4096, {}},
-        {"min_face", ParamType::integer, 40, "Smallest face (px, at the analysis size) that must be found", 16, 2000, {}},
+        {"min_face",
+         ParamType::integer,
+         40,
+         "Smallest face (px, at the analysis size) that must be found",
+         16,
+         2000,
+         {}},
         {"min_score", ParamType::number, 0.5, "Detector confidence a face needs", 0.2, 0.99, {}},
     };
   }

@@ -28,7 +28,13 @@ class FrameStage final : public Stage {
     return {
         {"width", ParamType::integer, 1024, "Output width (px)", 64, 8192, {}},
         {"height", ParamType::integer, 1280, "Output height (px)", 64, 8192, {}},
-        {"crop", ParamType::choice, "head-and-shoulders", "Framing", 0, 0, {"headshot", "head-and-shoulders", "half-body"}},
+        {"crop",
+         ParamType::choice,
+         "head-and-shoulders",
+         "Framing",
+         0,
+         0,
+         {"headshot", "head-and-shoulders", "half-body"}},
         {"eye_line", ParamType::number, 0.36, "Eye line height as a fraction of the frame from the top", 0.2, 0.5, {}},
     };
   }
@@ -41,13 +47,20 @@ class FrameStage final : public Stage {
     const double eye_line = p["eye_line"];
     const cv::Point2f eyes = (face->left_eye() + face->right_eye()) * 0.5f;
     const double d = std::max(4.0f, face->eye_distance());
-    double span = crop_span(p["crop"]);
-    // Zoom in (down to a headshot) rather than invent body below the photo.
-    const double min_span = std::min(span, crop_span("headshot"));
-    auto bottom_fits = [&](double sp) { return eyes.y + (1 - eye_line) * sp * d <= in.image.rows + 0.5; };
-    while (span > min_span && !bottom_fits(span)) span = std::max(min_span, span - 0.25);
+    const double wanted = crop_span(p["crop"]);
+    // Refine, never invent: the frame stays inside the photo. If the photo
+    // is too tight for the crop, zoom in (down to kTightest); the face may
+    // sit off-centre or off the eye line rather than leave the photo.
+    constexpr double kTightest = 3.2;
+    const double fits = std::min(in.image.rows / d, in.image.cols * double(H) / (double(W) * d));
+    const double span = std::max(kTightest, std::min(wanted, fits));
     const double s = H / (span * d);  // output px per source px
-    const cv::Rect2d src(eyes.x - W / (2 * s), eyes.y - eye_line * H / s, W / s, H / s);
+    const double sw = W / s, sh = H / s;
+    auto place = [](double want, double size, double limit) {
+      return size <= limit ? std::clamp(want, 0.0, limit - size) : want;
+    };
+    const cv::Rect2d src(place(eyes.x - sw / 2, sw, in.image.cols), place(eyes.y - eye_line * sh, sh, in.image.rows),
+                         sw, sh);
 
     Frame out;
     out.source_type = in.source_type;
@@ -80,7 +93,8 @@ class FrameStage final : public Stage {
     // the matte needs plausible values there).
     if (dst != cv::Rect(0, 0, W, H)) {
       cv::Mat filled;
-      cv::copyMakeBorder(piece, filled, dst.y, H - dst.y - dst.height, dst.x, W - dst.x - dst.width, cv::BORDER_REPLICATE);
+      cv::copyMakeBorder(piece, filled, dst.y, H - dst.y - dst.height, dst.x, W - dst.x - dst.width,
+                         cv::BORDER_REPLICATE);
       filled.copyTo(out.image, out.outside);
     }
     auto map = [&](cv::Point2f q) { return cv::Point2f(float((q.x - src.x) * s), float((q.y - src.y) * s)); };
@@ -96,7 +110,10 @@ class FrameStage final : public Stage {
     std::snprintf(buf, sizeof buf, "framed %s at %dx%d (%s %.2fx)", p["crop"].get<std::string>().c_str(), W, H,
                   s > 1 ? "enlarged" : "reduced", s > 1 ? s : 1 / s);
     out.edits.push_back(buf);
-    if (span != crop_span(p["crop"])) out.edits.push_back("zoomed in so the frame stays inside the photo at the bottom");
+    if (span < wanted) {
+      std::snprintf(buf, sizeof buf, "zoomed in %.0f%% so the frame stays inside the photo", 100 * (wanted / span - 1));
+      out.edits.push_back(buf);
+    }
     return out;
   }
 };

@@ -1,7 +1,6 @@
 // matte: a person matte from ISNet (run at its native 1024x1024), scaled to
 // the frame and edge-refined with a guided filter so hair strands follow the
-// photo. Pixels outside the photo are background, except below its bottom
-// edge, where the body continues.
+// photo. Pixels the frame added beyond the photo are background.
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
@@ -20,14 +19,34 @@ class MatteStage final : public Stage {
   std::vector<ParamSpec> params() const override {
     return {
         {"refine", ParamType::boolean, true, "Refine the matte's edges with a guided filter on the photo", 0, 0, {}},
+        {"context",
+         ParamType::number,
+         0.25,
+         "Margin added around the frame (fraction of its size) so ISNet sees a close-up as a whole person",
+         0,
+         1,
+         {}},
     };
   }
   std::vector<std::string> models() const override { return {"isnet"}; }
 
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
     constexpr int kSize = 1024;
+    // ISNet finds the salient object; in a tight close-up it picks the face
+    // and drops hair and shoulders. A margin (edge pixels, smeared) above and
+    // beside the frame makes the person a smaller, whole object again.
+    const double ctx_frac = p["context"].get<double>();
+    const int mx = int(in.image.cols * ctx_frac), my = int(in.image.rows * ctx_frac);
+    cv::Mat padded;
+    cv::copyMakeBorder(in.image, padded, my, my, mx, mx, cv::BORDER_REPLICATE);
+    if (mx > 0 || my > 0) {
+      cv::Mat blurred;
+      cv::blur(padded, blurred, cv::Size(31, 31));
+      in.image.copyTo(blurred(cv::Rect(mx, my, in.image.cols, in.image.rows)));
+      padded = blurred;
+    }
     cv::Mat input;
-    cv::resize(in.image, input, cv::Size(kSize, kSize), 0, 0, cv::INTER_AREA);
+    cv::resize(padded, input, cv::Size(kSize, kSize), 0, 0, cv::INTER_AREA);
     cv::Mat blob = cv::dnn::blobFromImage(input, 1.0 / 256, cv::Size(), cv::Scalar(128, 128, 128), true);
     cv::Mat pred;
     {
@@ -39,7 +58,9 @@ class MatteStage final : public Stage {
     ctx.check_cancel();
     cv::Mat small(kSize, kSize, CV_32F, pred.ptr<float>());
     Frame out = in;
-    cv::resize(small, out.alpha, in.image.size(), 0, 0, cv::INTER_LINEAR);
+    cv::Mat full;
+    cv::resize(small, full, padded.size(), 0, 0, cv::INTER_LINEAR);
+    out.alpha = full(cv::Rect(mx, my, in.image.cols, in.image.rows)).clone();  // fresh: the input may be cached
     if (p["refine"].get<bool>()) {
       const int radius = std::max(4, std::max(in.image.cols, in.image.rows) / 128);
       cv::Mat refined;
@@ -47,15 +68,8 @@ class MatteStage final : public Stage {
       out.alpha = refined;
     }
     cv::min(cv::max(out.alpha, 0.0), 1.0, out.alpha);
-    if (!in.outside.empty() && cv::countNonZero(in.outside)) {
-      const cv::Rect inside = cv::boundingRect(255 - in.outside);
-      cv::Mat keep = out.alpha.clone();
-      out.alpha.setTo(0, in.outside);
-      // Below the photo: continue the last row of the matte downwards.
-      const int last = inside.y + inside.height - 1;
-      for (int y = last + 1; y < out.alpha.rows; ++y)
-        keep.row(last).colRange(inside.x, inside.x + inside.width).copyTo(out.alpha.row(y).colRange(inside.x, inside.x + inside.width));
-    }
+    // Pixels the frame had to add beyond the photo are backdrop.
+    if (!in.outside.empty()) out.alpha.setTo(0, in.outside);
     return out;
   }
 

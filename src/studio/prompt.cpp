@@ -134,7 +134,7 @@ Recipe build_recipe(const PromptPlan& plan, int variation) {
     Step* b = r.find("backdrop");
     for (const char* k : {"color", "color2"})
       if (b->params.contains(k)) b->params[k] = shade(b->params[k], f);
-    if (variation % 2 == 1 && b->params.value("style", "") == "solid") b->params["style"] = "gradient";
+    if (variation % 2 == 1) b->params["style"] = b->params.value("style", "gradient") == "solid" ? "gradient" : "solid";
   }
   return r;
 }

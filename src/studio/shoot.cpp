@@ -37,30 +37,47 @@ double face_sharpness(const cv::Mat& bgr, const cv::Rect2f& box) {
   return sd[0] * sd[0];
 }
 
+// A photo decoded and analysed at the analysis size (long side <= 1280 px).
+struct AnalysedPhoto {
+  DecodedImage decoded;
+  cv::Mat work;  // the analysed pixels
+  double scale = 1;
+  std::vector<Face> faces;
+  int subject = -1;
+};
+
+AnalysedPhoto analyse_photo(const std::string& file) {
+  constexpr int kAnalysis = 1280;
+  AnalysedPhoto a;
+  DecodeLimits lim;
+  lim.shrink_to = kAnalysis;  // analysis needs no more; shrink-on-load is fast
+  a.decoded = decode_image(file, lim);
+  a.work = a.decoded.bgr;
+  a.scale = std::min(1.0, double(kAnalysis) / std::max(a.work.cols, a.work.rows));
+  if (a.scale < 1) cv::resize(a.decoded.bgr, a.work, cv::Size(), a.scale, a.scale, cv::INTER_AREA);
+  a.faces = FaceAnalyzer::shared().analyze(a.work);
+  a.subject = FaceAnalyzer::main_subject(a.faces, a.work.size());
+  if (a.subject >= 0 && a.faces[a.subject].embedding.empty()) a.subject = -1;
+  return a;
+}
+
 Reference analyse_reference(const std::string& file, JobContext& ctx) {
   Reference ref;
   ref.file = file;
   try {
-    DecodeLimits lim;
-    lim.shrink_to = 1280;  // analysis needs no more; shrink-on-load is fast
-    DecodedImage img = decode_image(file, lim);
-    cv::Mat work = img.bgr;
-    const double scale = std::min(1.0, 1280.0 / std::max(work.cols, work.rows));
-    if (scale < 1) cv::resize(img.bgr, work, cv::Size(), scale, scale, cv::INTER_AREA);
-    ctx.report("analyse", 0.5);
-    auto faces = FaceAnalyzer::shared().analyze(work);
-    const int s = FaceAnalyzer::main_subject(faces, work.size());
-    if (s < 0) {
+    ctx.report("analyse", 0);
+    const AnalysedPhoto a = analyse_photo(file);
+    if (a.subject < 0) {
       ref.problem = "no face found";
       return ref;
     }
-    const Face& f = faces[s];
+    const Face& f = a.faces[a.subject];
     ref.embedding = f.embedding;
-    ref.face_px = float(f.eye_distance() / scale * img.source_width / std::max(1, img.bgr.cols));
-    const double sharp = face_sharpness(work, f.box);
+    // Eye distance in the photo's own pixels (before shrinking).
+    ref.face_px = float(f.eye_distance() / a.scale * a.decoded.source_width / std::max(1, a.decoded.bgr.cols));
+    const double sharp = face_sharpness(a.work, f.box);
     ref.quality = f.score * std::min(1.0, f.eye_distance() / 50.0) * (0.4 + 0.6 * std::min(1.0, sharp / 150.0));
-    ref.usable = ref.embedding.size() == 128;
-    if (!ref.usable) ref.problem = "no landmarks for the face";
+    ref.usable = true;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::bad_input) throw;
     ref.problem = e.info().message;
@@ -202,16 +219,9 @@ Comparison compare_photos(const std::string& a, const std::string& b) {
   std::vector<float> emb[2];
   const std::string files[2] = {a, b};
   for (int i = 0; i < 2; ++i) {
-    DecodeLimits lim;
-    lim.shrink_to = 1280;
-    DecodedImage img = decode_image(files[i], lim);
-    cv::Mat work = img.bgr;
-    const double scale = std::min(1.0, 1280.0 / std::max(work.cols, work.rows));
-    if (scale < 1) cv::resize(img.bgr, work, cv::Size(), scale, scale, cv::INTER_AREA);
-    auto faces = FaceAnalyzer::shared().analyze(work);
-    const int s = FaceAnalyzer::main_subject(faces, work.size());
-    if (s < 0 || faces[s].embedding.empty()) throw_bad_input(files[i], "no face found");
-    emb[i] = faces[s].embedding;
+    const AnalysedPhoto a = analyse_photo(files[i]);
+    if (a.subject < 0) throw_bad_input(files[i], "no face found");
+    emb[i] = a.faces[a.subject].embedding;
   }
   Comparison c;
   c.similarity = similarity(emb[0], emb[1]);

@@ -111,10 +111,69 @@ async function isnetRef(meta) {
   console.log(`  reference isnet (${o.type} output ${o.dims.join('x')})`);
 }
 
+// The set-up's own numerical check: the converted ONNX files (run here with
+// onnxruntime-node, preprocessing as the C++ code does it) against the
+// reference outputs above. tests/models_test.cpp repeats it through OpenCV.
+async function checkConverted(meta) {
+  const ort = require('onnxruntime-node');
+  const modelDir = path.dirname(out);
+  const toChw = (px, w, h, f) => {
+    const t = new Float32Array(3 * w * h);
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) t[c * w * h + i] = f(px[i * 3 + c], c);
+    return t;
+  };
+  const mean = [122.782, 117.001, 104.298];
+  const checks = [
+    ['face_recognition', (v, c) => (v - mean[c]) / 255, 1e-4],
+    ['face_landmarks68', (v, c) => (v - mean[c]) / 255, 1e-4],
+    ['face_detector', (v) => v / 127.5 - 1, 1e-4],
+    ['isnet', (v) => (v - 128) / 256, 2e-3],
+  ];
+  // Small files come back as views into a shared pool: copy the exact bytes.
+  const readF32 = (file) => {
+    const b = fs.readFileSync(file);
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  };
+  let failed = false;
+  for (const [name, norm, tol] of checks) {
+    const e = meta[name];
+    const px = fs.readFileSync(path.join(out, e.input));
+    const session = await ort.InferenceSession.create(path.join(modelDir, `${name}.onnx`), { intraOpNumThreads: 2 });
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', toChw(px, e.width, e.height, norm), [1, 3, e.height, e.width]) };
+    const res = await session.run(feeds);
+    const pairs = [];
+    if (name === 'face_detector') {
+      const anchors = readF32(path.join(modelDir, 'face_detector_anchors.f32'));
+      const enc = res.box_encodings.data, cls = res.class_logits.data;
+      const n = anchors.length / 4, boxes = new Float32Array(4 * n), scores = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const [y0, x0, y1, x1] = anchors.subarray(4 * i, 4 * i + 4);
+        const ah = y1 - y0, aw = x1 - x0, cy = enc[4 * i] / 10 * ah + y0 + ah / 2, cx = enc[4 * i + 1] / 10 * aw + x0 + aw / 2;
+        const hh = Math.exp(enc[4 * i + 2] / 5) * ah / 2, hw = Math.exp(enc[4 * i + 3] / 5) * aw / 2;
+        boxes.set([cy - hh, cx - hw, cy + hh, cx + hw], 4 * i);
+        scores[i] = 1 / (1 + Math.exp(-cls[3 * i + 1]));
+      }
+      pairs.push(['boxes', boxes], ['scores', scores]);
+    } else {
+      pairs.push(['output', res[session.outputNames[0]].data]);
+    }
+    for (const [key, got] of pairs) {
+      const ref = readF32(path.join(out, e.outputs[key].file));
+      let max = 0;
+      for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(got[i] - ref[i]));
+      const ok = got.length === ref.length && max <= tol;
+      console.log(`  check ${name}.${key}: max abs diff ${max.toExponential(2)} (tolerance ${tol}) ${ok ? 'ok' : 'FAILED'}`);
+      failed = failed || !ok;
+    }
+  }
+  if (failed) throw new Error('a converted model does not match its original');
+}
+
 (async () => {
   const meta = {};
   await faceapiRefs(meta);
   await isnetRef(meta);
+  await checkConverted(meta);
   const tmp = path.join(out, 'reference.json.tmp');
   fs.writeFileSync(tmp, JSON.stringify(meta, null, 2));
   fs.renameSync(tmp, path.join(out, 'reference.json'));

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "likeness/image_io.hpp"
+#include "likeness/recipe.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/xmp.hpp"
 #include "testing.hpp"
@@ -51,6 +52,11 @@ TEST(Cli, ShootEndToEnd) {
     EXPECT_NEAR(m[1], 0x2a, 3);
     EXPECT_NEAR(m[2], 0x1f, 3);
   }
+  // The JSON sidecar holds the executed recipe, which runs again as a recipe.
+  const auto side = nlohmann::json::parse(read_bytes(out + "/portrait_01.json"));
+  EXPECT_EQ(side["recipe"], report["portraits"][0]["recipe"]);
+  EXPECT_EQ(Recipe::from_json(side["recipe"]).resolved().to_json(), side["recipe"]);
+  EXPECT_EQ(side["provenance"].size(), 5u);
   // The second portrait reused faces, frame and matte.
   EXPECT_TRUE(report["portraits"][1]["provenance"][2]["cached"].get<bool>());
   fs::remove_all(refs);

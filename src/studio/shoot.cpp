@@ -193,7 +193,17 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                   {"provenance", run.provenance()},
                   {"timings_ms", timings}};
     if (passed) {
+      // The sidecar: the executed recipe and its provenance, beside the image.
+      const std::string sidecar = fs::path(path).replace_extension(".json").string();
+      entry["sidecar"] = sidecar;
+      const json side = {{"file", fs::path(path).filename().string()},
+                         {"digital_source_type", out.source_type},
+                         {"edits", out.edits},
+                         {"recipe", entry["recipe"]},
+                         {"provenance", entry["provenance"]},
+                         {"generator", std::string("likeness ") + LIKENESS_VERSION}};
       write_file_atomic(path, out.encoded);
+      write_file_atomic(sidecar, side.dump(2) + "\n");
     } else {
       entry["refused"] = s < 0 ? "no face found in the output" : "likeness below the person's baseline";
     }

@@ -115,6 +115,14 @@ TEST_P(Matte, CoversTheFaceAndNotTheCorners) {
   EXPECT_GT(face, 0.95);
   EXPECT_LT(tl, 0.05);
   EXPECT_LT(tr, 0.05);
+  // The fast 640 variant (resize targets scaled in the graph) agrees with
+  // the native 1024 model.
+  r.find("matte")->params["resolution"] = "640";
+  const RunResult fast = run_recipe(src, "k4", r, ctx, nullptr);
+  const cv::Mat a = fast.frame->alpha > 0.5, b = fr.alpha > 0.5;
+  const double iou = double(cv::countNonZero(a & b)) / std::max(1, cv::countNonZero(a | b));
+  std::printf("%s: matte IoU 640 vs 1024 %.4f\n", GetParam(), iou);
+  EXPECT_GT(iou, 0.94);
 }
 
 TEST(Backdrop, RemovesTheOldBackgroundColourFromEdges) {

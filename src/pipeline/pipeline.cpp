@@ -37,7 +37,7 @@ void FrameCache::put(const std::string& key, std::shared_ptr<const Frame> frame)
 std::string step_key(const std::string& previous, const Stage& stage, const json& params) {
   Sha256 h;
   h.field(previous).field(stage.id()).field(std::to_string(stage.version())).field(params.dump());
-  for (const auto& m : stage.models()) h.field(m).field(ModelStore::shared().digest(m));
+  for (const auto& m : stage.models_for(params)) h.field(m).field(ModelStore::shared().digest(m));
   return h.hex();
 }
 

@@ -37,9 +37,10 @@ class MatteStage final : public Stage {
     };
   }
   std::vector<std::string> models() const override { return {"isnet", "isnet_640"}; }
+  std::vector<std::string> models_for(const json& p) const override { return {model_for(p)}; }
 
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
-    const int kSize = p["resolution"].get<std::string>() == "1024" ? 1024 : 640;
+    const int size = p["resolution"].get<std::string>() == "1024" ? 1024 : 640;
     // ISNet finds the salient object; in a tight close-up it picks the face
     // and drops hair and shoulders. A margin (edge pixels, smeared) above and
     // beside the frame makes the person a smaller, whole object again.
@@ -54,18 +55,18 @@ class MatteStage final : public Stage {
       padded = blurred;
     }
     cv::Mat input;
-    cv::resize(padded, input, cv::Size(kSize, kSize), 0, 0, cv::INTER_AREA);
+    cv::resize(padded, input, cv::Size(size, size), 0, 0, cv::INTER_AREA);
     cv::Mat blob = cv::dnn::blobFromImage(input, 1.0 / 256, cv::Size(), cv::Scalar(128, 128, 128), true);
     cv::Mat pred;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      cv::dnn::Net& net = nets_[kSize];
-      if (net.empty()) net = ModelStore::shared().load_net(kSize == 1024 ? "isnet" : "isnet_640");
+      cv::dnn::Net& net = nets_[size];
+      if (net.empty()) net = ModelStore::shared().load_net(model_for(p));
       net.setInput(blob);
       pred = net.forward("output").clone();
     }
     ctx.check_cancel();
-    cv::Mat small(kSize, kSize, CV_32F, pred.ptr<float>());
+    cv::Mat small(size, size, CV_32F, pred.ptr<float>());
     Frame out = in;
     cv::Mat full;
     cv::resize(small, full, padded.size(), 0, 0, cv::INTER_LINEAR);
@@ -83,6 +84,7 @@ class MatteStage final : public Stage {
   }
 
  private:
+  static std::string model_for(const json& p) { return p["resolution"] == "1024" ? "isnet" : "isnet_640"; }
   mutable std::mutex mu_;
   mutable std::map<int, cv::dnn::Net> nets_;  // by input size
 };

@@ -24,11 +24,18 @@ TEST(Cli, ShootEndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = nlohmann::json::parse(read_bytes(out + "/report.json"));
   ASSERT_EQ(report["portraits"].size(), 2u);
+  // The person's own baseline gates every portrait; the source is the
+  // check's best-ranked photo.
+  EXPECT_EQ(report["baseline"]["kind"], "leave_one_out");
+  EXPECT_EQ(report["references"].size(), 8u);
   for (const auto& p : report["portraits"]) {
-    for (const char* k : {"file", "source", "likeness", "baseline", "recipe", "timings_ms"})
+    for (const char* k : {"file", "source", "likeness", "recipe", "timings_ms", "attempts"})
       EXPECT_TRUE(p.contains(k)) << k;
     EXPECT_TRUE(p["passed"].get<bool>());
-    EXPECT_GE(p["likeness"].get<double>(), p["baseline"].get<double>());
+    EXPECT_GE(p["likeness"]["raw"].get<double>(), report["baseline"]["gate"].get<double>());
+    EXPECT_EQ(p["likeness"]["gate"], report["baseline"]["gate"]);
+    EXPECT_GT(p["likeness"]["source_similarity"].get<double>(), 0.97) << "the portrait drifted from its source";
+    EXPECT_EQ(p["source"], report["ranking"][0]);
   }
   const std::string file = report["portraits"][0]["file"];
   EXPECT_EQ(file, out + "/portrait_01.jpg");
@@ -104,7 +111,7 @@ TEST_F(CliBadInput, FolderWithoutFacesIsExitThreeWithReasons) {
   CliResult r = run_cli({"shoot", "--refs", dir, "--out", dir + "/out", "--quiet"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("no usable reference photo"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("zebra.jpg: no face found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("zebra.jpg: no_face"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("broken.jpg"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "/out/report.json"));
 }
@@ -154,4 +161,77 @@ TEST(Cli, StagesSchemaAndModelsList) {
   ASSERT_EQ(m.exit_code, 0) << m.err;
   EXPECT_NE(m.out.find("@vladmandic/face-api@1.7.15"), std::string::npos);
   EXPECT_NE(m.out.find("isnet"), std::string::npos);
+}
+
+TEST(Cli, ShootRefusesPortraitsBelowTheGateAndSaysSo) {
+  const std::string refs = temp_dir("refs-strict"), out = temp_dir("out-strict");
+  for (const auto& id : identities())
+    if (id.person == "person03") fs::copy_file(people(id.file), refs + "/" + id.file);
+  // A gate no real photo can reach: every source is tried, none written.
+  CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--size", "320x400", "--matte-resolution", "640",
+                         "--min-likeness", "0.999", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("refused a portrait"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("re-rendering"), std::string::npos) << r.out;
+  const auto report = nlohmann::json::parse(read_bytes(out + "/report.json"));
+  const auto& p = report["portraits"][0];
+  EXPECT_FALSE(p["passed"].get<bool>());
+  EXPECT_EQ(p["file"], "");
+  ASSERT_EQ(p["attempts"].size(), 3u);  // the three best-ranked sources
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(p["attempts"][i]["source"], report["ranking"][i]);
+    EXPECT_LT(p["attempts"][i]["likeness"]["raw"].get<double>(), 0.999);
+  }
+  EXPECT_FALSE(fs::exists(out + "/portrait_01.jpg"));
+  fs::remove_all(refs);
+  fs::remove_all(out);
+}
+
+TEST(Cli, CheckPrintsVerdictsJsonAndSheet) {
+  const std::string dir = temp_dir("check");
+  for (const char* f : {"person06_1.jpg", "person06_2.jpg", "person06_3.jpg", "person02_1.jpg"})
+    fs::copy_file(people(f), dir + "/" + f);
+  fs::copy_file(portrait("zebra_stripes.jpg"), dir + "/zebra.jpg");
+  const std::string sheet = temp_dir("check-sheet") + "/sheet.jpg";
+  CliResult human = run_cli({"check", dir, "--sheet", sheet, "--quiet"});
+  ASSERT_EQ(human.exit_code, 0) << human.err;
+  EXPECT_NE(human.out.find("5 photos: "), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("different_person"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("no_face"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("baseline:"), std::string::npos) << human.out;
+  EXPECT_TRUE(decode_image(sheet).bgr.cols > 1000);
+
+  CliResult js = run_cli({"check", dir, "--json", "--quiet"});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  const auto j = nlohmann::json::parse(js.out);
+  ASSERT_EQ(j["photos"].size(), 5u);
+  int rejects = 0;
+  for (const auto& p : j["photos"]) rejects += p["verdict"] == "reject";
+  EXPECT_EQ(rejects, 2);
+  EXPECT_EQ(j["baseline"]["kind"], "leave_one_out");
+  EXPECT_EQ(j["baseline"]["values"].size(), 3u);
+  // The set's record (check + baseline) is stored with the person's data.
+  ASSERT_TRUE(j["set_record"].is_string());
+  EXPECT_EQ(nlohmann::json::parse(read_bytes(j["set_record"]))["baseline"], j["baseline"]);
+  fs::remove_all(dir);
+}
+
+TEST(Cli, CheckExitCodes) {
+  const std::string dir = temp_dir("check-codes");
+  fs::copy_file(portrait("zebra_stripes.jpg"), dir + "/zebra.jpg");
+  CliResult none = run_cli({"check", dir, "--quiet"});
+  EXPECT_EQ(none.exit_code, 3);
+  EXPECT_NE(none.err.find("no usable reference photo"), std::string::npos) << none.err;
+  EXPECT_NE(none.out.find("no_face"), std::string::npos) << none.out;
+  // An unknown sheet format is a usage error before any work.
+  CliResult gif = run_cli({"check", dir, "--sheet", dir + "/sheet.gif"});
+  EXPECT_EQ(gif.exit_code, 2);
+  EXPECT_NE(gif.err.find(".jpg, .png or .webp"), std::string::npos) << gif.err;
+  EXPECT_EQ(run_cli({"check", dir + "/missing"}).exit_code, 3);
+  // More than 20 photos is refused, not silently cut.
+  for (int i = 0; i < 21; ++i) fs::copy_file(people("person10_1.jpg"), dir + "/p" + std::to_string(i) + ".jpg");
+  CliResult many = run_cli({"check", dir});
+  EXPECT_EQ(many.exit_code, 3);
+  EXPECT_NE(many.err.find("1 to 20"), std::string::npos) << many.err;
+  fs::remove_all(dir);
 }

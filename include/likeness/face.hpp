@@ -88,6 +88,7 @@ class FaceAnalyzer {
   void complete(const cv::Mat& bgr, Face& face);  // add landmarks + embedding
 
   FaceDetector& detector() { return detector_; }
+  LandmarkNet& landmarks_net() { return landmarks_; }
 
  private:
   FaceDetector detector_;

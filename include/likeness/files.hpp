@@ -14,4 +14,9 @@ std::string read_file(const std::string& path, size_t max_bytes);
 // $XDG_CACHE_HOME/likeness or ~/.cache/likeness, or $LIKENESS_CACHE.
 std::string cache_dir();
 
+// Where people's data lives (face analyses, set records; consent later):
+// $LIKENESS_DATA, else $XDG_DATA_HOME/likeness or ~/.local/share/likeness.
+// Everything in it concerns a person and is deleted with them.
+std::string data_dir();
+
 }  // namespace likeness

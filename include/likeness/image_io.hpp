@@ -33,6 +33,7 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
 
 enum class ImageFormat { jpeg, png, webp };
 ImageFormat format_from_name(const std::string& name);  // throws usage
+ImageFormat format_from_path(const std::string& path);  // by extension; throws usage
 std::string format_extension(ImageFormat f);
 
 // Encodes with an embedded sRGB ICC profile. quality applies to JPEG/WebP.

@@ -30,11 +30,18 @@ struct ShootOptions {
   int count = 1;
   json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
+  float min_likeness = 0;              // raise the gate above the person's baseline (stricter)
 };
 
-// Runs the whole job; writes portrait_NN.<ext> and report.json atomically into
-// out_dir and returns the report. Throws Error{bad_input} when no reference
-// photo is usable.
+struct SetCheck;
+// `likeness check` on a list of photos; the set's record (check + baseline) is
+// stored in the cache by the photos' content and its path put in `stored`.
+SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, std::string* stored = nullptr);
+
+// Runs `check`, then the job from the best-ranked sources; writes portrait_NN.<ext> and report.json atomically into
+// out_dir and returns the report. A portrait below the likeness gate is
+// re-rendered from the next-ranked source, else refused. Throws
+// Error{bad_input} when no reference photo is usable.
 json shoot(const ShootOptions& opt, JobContext& ctx);
 
 // Identity similarity of the main faces of two photos.

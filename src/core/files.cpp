@@ -74,4 +74,11 @@ std::string cache_dir() {
   return std::string(home && *home ? home : "/tmp") + "/.cache/likeness";
 }
 
+std::string data_dir() {
+  if (const char* d = std::getenv("LIKENESS_DATA"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/likeness";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.local/share/likeness";
+}
+
 }  // namespace likeness

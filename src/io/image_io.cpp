@@ -2,6 +2,8 @@
 
 #include <vips/vips.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
@@ -161,6 +163,14 @@ ImageFormat format_from_name(const std::string& name) {
   if (name == "png") return ImageFormat::png;
   if (name == "webp") return ImageFormat::webp;
   throw Error(ErrorCode::usage, "unknown output format '" + name + "' (jpeg, png, webp)");
+}
+
+ImageFormat format_from_path(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  if (!ext.empty()) ext.erase(0, 1);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (ext == "jpeg" || ext == "jpg" || ext == "png" || ext == "webp") return format_from_name(ext);
+  throw Error(ErrorCode::usage, "'" + path + "' should end in .jpg, .png or .webp");
 }
 
 std::string format_extension(ImageFormat f) {

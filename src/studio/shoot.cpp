@@ -1,12 +1,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/intake.hpp"
 #include "likeness/studio.hpp"
 
 namespace likeness {
@@ -14,82 +16,39 @@ namespace likeness {
 namespace fs = std::filesystem;
 
 namespace {
-struct Reference {
-  std::string file;
-  bool usable = false;
-  std::string problem;
-  double quality = 0;
-  float face_px = 0;
-  std::vector<float> embedding;
-};
 
-// Sharpness of the face: variance of the Laplacian on the face scaled to 128 px.
-double face_sharpness(const cv::Mat& bgr, const cv::Rect2f& box) {
-  cv::Rect r(box);
-  r &= cv::Rect(0, 0, bgr.cols, bgr.rows);
-  if (r.area() < 16) return 0;
-  cv::Mat grey, small, lap;
-  cv::cvtColor(bgr(r), grey, cv::COLOR_BGR2GRAY);
-  cv::resize(grey, small, cv::Size(128, 128), 0, 0, cv::INTER_AREA);
-  cv::Laplacian(small, lap, CV_32F);
-  cv::Scalar mean, sd;
-  cv::meanStdDev(lap, mean, sd);
-  return sd[0] * sd[0];
-}
-
-// A photo decoded and analysed at the analysis size (long side <= 1280 px).
-struct AnalysedPhoto {
-  DecodedImage decoded;
-  cv::Mat work;  // the analysed pixels
-  double scale = 1;
+// The main subject of a photo decoded in full and analysed at 1280 px.
+std::vector<float> main_embedding(const std::string& file) {
+  const PhotoAnalysis a = analyse_photo(file);
+  if (!a.error.empty()) throw_bad_input(file, a.error);
+  if (a.faces.empty()) throw_bad_input(file, "no face found");
+  // Largest first; the candidate scoring of main_subject on the stored boxes.
   std::vector<Face> faces;
-  int subject = -1;
-};
-
-AnalysedPhoto analyse_photo(const std::string& file) {
-  constexpr int kAnalysis = 1280;
-  AnalysedPhoto a;
-  DecodeLimits lim;
-  lim.shrink_to = kAnalysis;  // analysis needs no more; shrink-on-load is fast
-  a.decoded = decode_image(file, lim);
-  a.work = a.decoded.bgr;
-  a.scale = std::min(1.0, double(kAnalysis) / std::max(a.work.cols, a.work.rows));
-  if (a.scale < 1) cv::resize(a.decoded.bgr, a.work, cv::Size(), a.scale, a.scale, cv::INTER_AREA);
-  a.faces = FaceAnalyzer::shared().analyze(a.work);
-  a.subject = FaceAnalyzer::main_subject(a.faces, a.work.size());
-  if (a.subject >= 0 && a.faces[a.subject].embedding.empty()) a.subject = -1;
-  return a;
+  for (const auto& f : a.faces) faces.push_back(f.face);
+  const int s = FaceAnalyzer::main_subject(faces, cv::Size(a.width, a.height));
+  if (s < 0 || faces[s].embedding.empty()) throw_bad_input(file, "no face found");
+  return faces[s].embedding;
 }
 
-Reference analyse_reference(const std::string& file, JobContext& ctx) {
-  Reference ref;
-  ref.file = file;
+// Where a checked set's record (the check with its baseline) is kept: keyed by
+// the photos' content, so the same photos are the same set wherever they are.
+std::string store_set(const SetCheck& set) {
+  std::vector<std::string> shas;
+  for (const auto& p : set.photos) shas.push_back(p.a.sha256);
+  std::sort(shas.begin(), shas.end());
+  Sha256 h;
+  h.field("set");
+  for (const auto& s : shas) h.field(s);
+  const std::string path = (fs::path(data_dir()) / "sets" / (h.hex().substr(0, 32) + ".json")).string();
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (ec) return "";
   try {
-    ctx.report("analyse", 0);
-    const AnalysedPhoto a = analyse_photo(file);
-    if (a.subject < 0) {
-      ref.problem = "no face found";
-      return ref;
-    }
-    const Face& f = a.faces[a.subject];
-    ref.embedding = f.embedding;
-    // Eye distance in the photo's own pixels (before shrinking).
-    ref.face_px = float(f.eye_distance() / a.scale * a.decoded.source_width / std::max(1, a.decoded.bgr.cols));
-    const double sharp = face_sharpness(a.work, f.box);
-    ref.quality = f.score * std::min(1.0, f.eye_distance() / 50.0) * (0.4 + 0.6 * std::min(1.0, sharp / 150.0));
-    ref.usable = true;
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::bad_input) throw;
-    ref.problem = e.info().message;
+    write_file_atomic(path, set.to_json().dump(2) + "\n");
+  } catch (const Error&) {
+    return "";
   }
-  return ref;
-}
-
-float median(std::vector<float> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]);
+  return path;
 }
 
 }  // namespace
@@ -107,132 +66,157 @@ std::vector<std::string> list_images(const std::string& dir) {
   }
   std::sort(files.begin(), files.end());
   if (files.empty()) throw_bad_input(dir, "holds no photos (.jpg, .png, .webp, .heic, .tif)");
-  if (files.size() > 20) files.resize(20);
+  if (files.size() > 20)
+    throw_bad_input(dir, "holds " + std::to_string(files.size()) + " photos; likeness takes 1 to 20 of one person");
   return files;
+}
+
+SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, std::string* stored) {
+  SetCheck set = check_set(files, ctx);
+  const std::string path = store_set(set);
+  if (stored) *stored = path;
+  return set;
 }
 
 json shoot(const ShootOptions& opt, JobContext& ctx) {
   const std::vector<std::string> files = opt.ref_files.empty() ? list_images(opt.refs_dir) : opt.ref_files;
-  std::vector<Reference> refs;
-  for (size_t i = 0; i < files.size(); ++i) {
-    ctx.item = fs::path(files[i]).filename().string() + " (" + std::to_string(i + 1) + "/" +
-               std::to_string(files.size()) + ")";
-    ctx.check_cancel();
-    refs.push_back(analyse_reference(files[i], ctx));
+  std::string stored;
+  SetCheck set = check_references(files, ctx, &stored);
+  if (opt.min_likeness > set.baseline.gate) {
+    set.baseline.gate = opt.min_likeness;
+    set.baseline.note += "; raised to " + std::to_string(opt.min_likeness).substr(0, 6) + " by --min-likeness";
   }
-  json refs_json = json::array();
-  int best = -1;
-  for (size_t i = 0; i < refs.size(); ++i) {
-    const Reference& r = refs[i];
-    refs_json.push_back({{"file", r.file},
-                         {"usable", r.usable},
-                         {"problem", r.problem},
-                         {"quality", std::round(r.quality * 1000) / 1000},
-                         {"eye_distance_px", std::round(r.face_px)}});
-    if (r.usable && (best < 0 || r.quality > refs[best].quality)) best = int(i);
-  }
-  if (best < 0) {
+  if (set.ranking.empty()) {
     std::string why;
-    for (const auto& r : refs) why += "\n  " + r.file + ": " + r.problem;
+    for (const auto& p : set.photos) {
+      std::string flags;
+      for (const auto& f : p.flags) flags += (flags.empty() ? "" : ", ") + f;
+      why += "\n  " + p.a.file + ": " + flags + " — " + p.advice;
+    }
     throw Error(ErrorCode::bad_input, "no usable reference photo:" + why);
   }
 
   const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose);
-  const std::string source_file = refs[best].file;
-  ctx.item = fs::path(source_file).filename().string();
-  const std::string bytes = read_file(source_file, DecodeLimits{}.max_bytes);
-  auto source = std::make_shared<Frame>();
-  source->image = decode_image_bytes(bytes, source_file).bgr;
-  const std::string source_key = Sha256().field("source").field(sha256_hex(bytes)).hex();
-
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
   if (ec) throw Error(ErrorCode::internal, "cannot create " + opt.out_dir + ": " + ec.message());
 
-  std::vector<std::vector<float>> ref_embeddings;
-  for (const auto& r : refs)
-    if (r.usable) ref_embeddings.push_back(r.embedding);
-  const float baseline = kSamePersonThreshold;
+  // Sources in the check's ranking; a portrait that fails the likeness gate is
+  // re-rendered from the next one (at most three sources are tried).
+  struct Source {
+    std::shared_ptr<Frame> frame;
+    std::string key;
+  };
+  std::map<int, Source> sources;
+  auto source_of = [&](int photo) -> Source& {
+    auto it = sources.find(photo);
+    if (it != sources.end()) return it->second;
+    const std::string& file = set.photos[photo].a.file;
+    const std::string bytes = read_file(file, DecodeLimits{}.max_bytes);
+    Source s;
+    s.frame = std::make_shared<Frame>();
+    s.frame->image = decode_image_bytes(bytes, file).bgr;
+    s.key = Sha256().field("source").field(sha256_hex(bytes)).hex();
+    return sources.emplace(photo, std::move(s)).first->second;
+  };
+  const int max_tries = std::min<int>(3, int(set.ranking.size()));
 
   FrameCache cache;
   json portraits = json::array();
   for (int v = 0; v < opt.count; ++v) {
-    ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count);
     Recipe recipe = build_recipe(plan, v);
     for (auto& step : recipe.steps)
       if (opt.overrides.contains(step.stage))
         for (const auto& [k, val] : opt.overrides[step.stage].items()) step.params[k] = val;
-    RunResult run = run_recipe(source, source_key, recipe, ctx, &cache);
-    const Frame& out = *run.frame;
+    json attempts = json::array();
+    json entry;
+    for (int t = 0; t < max_tries; ++t) {
+      const int photo = set.ranking[t];
+      const std::string& source_file = set.photos[photo].a.file;
+      ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count) + " from " +
+                 fs::path(source_file).filename().string();
+      Source& src = source_of(photo);
+      RunResult run = run_recipe(src.frame, src.key, recipe, ctx, &cache);
+      const Frame& out = *run.frame;
 
-    // Likeness: the output's subject against every usable reference.
-    ctx.report("likeness", 0);
-    DecodedImage decoded = decode_image_bytes(out.encoded, "portrait");
-    auto faces = FaceAnalyzer::shared().analyze(decoded.bgr);
-    const int s = FaceAnalyzer::main_subject(faces, decoded.bgr.size());
-    std::vector<float> sims;
-    if (s >= 0)
-      for (const auto& e : ref_embeddings) sims.push_back(similarity(faces[s].embedding, e));
-    const float likeness = median(sims);
-    const bool passed = s >= 0 && likeness >= baseline;
+      // Likeness of the output against the set, leaving out the photo it was
+      // made from (so it compares like with the leave-one-out baseline).
+      ctx.report("likeness", 0);
+      const DecodedImage decoded = decode_image_bytes(out.encoded, "portrait");
+      auto faces = FaceAnalyzer::shared().analyze(decoded.bgr);
+      const int s = FaceAnalyzer::main_subject(faces, decoded.bgr.size());
+      const auto& emb_photo = set.embedding_photo;
+      const int exclude = int(std::find(emb_photo.begin(), emb_photo.end(), photo) - emb_photo.begin());
+      LikenessScore score;
+      float source_sim = 0;
+      if (s >= 0 && !faces[s].embedding.empty()) {
+        score = score_likeness(faces[s].embedding, set.embeddings, set.baseline, exclude);
+        source_sim = similarity(faces[s].embedding, set.embeddings[exclude]);
+      }
+      json likeness = score.to_json();
+      likeness["source_similarity"] = std::round(source_sim * 10000) / 10000;
 
-    char name[64];
-    std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
-                  format_extension(format_from_name(out.encoded_format)).c_str());
-    const std::string path = (fs::path(opt.out_dir) / name).string();
-    json timings = json::object();
-    for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
-    json entry = {{"file", passed ? path : ""},
-                  {"source", source_file},
-                  {"likeness", std::round(likeness * 10000) / 10000},
-                  {"baseline", std::round(baseline * 10000) / 10000},
-                  {"passed", passed},
-                  {"digital_source_type", out.source_type},
-                  {"edits", out.edits},
-                  {"recipe", recipe.resolved().to_json()},
-                  {"provenance", run.provenance()},
-                  {"timings_ms", timings}};
-    if (passed) {
+      char name[64];
+      std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
+                    format_extension(format_from_name(out.encoded_format)).c_str());
+      const std::string path = (fs::path(opt.out_dir) / name).string();
+      json timings = json::object();
+      for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
+      if (!score.passed) {
+        attempts.push_back(
+            {{"source", source_file},
+             {"likeness", likeness},
+             {"refused", s < 0 ? "no face found in the output" : "likeness below the person's baseline band"}});
+        continue;
+      }
+      entry = {{"file", path},
+               {"source", source_file},
+               {"likeness", likeness},
+               {"passed", true},
+               {"digital_source_type", out.source_type},
+               {"edits", out.edits},
+               {"recipe", recipe.resolved().to_json()},
+               {"provenance", run.provenance()},
+               {"timings_ms", timings}};
       // The sidecar: the executed recipe and its provenance, beside the image.
       const std::string sidecar = fs::path(path).replace_extension(".json").string();
       entry["sidecar"] = sidecar;
       const json side = {{"file", fs::path(path).filename().string()},
                          {"digital_source_type", out.source_type},
                          {"edits", out.edits},
+                         {"likeness", likeness},
                          {"recipe", entry["recipe"]},
                          {"provenance", entry["provenance"]},
                          {"generator", std::string("likeness ") + LIKENESS_VERSION}};
       write_file_atomic(path, out.encoded);
       write_file_atomic(sidecar, side.dump(2) + "\n");
-    } else {
-      entry["refused"] = s < 0 ? "no face found in the output" : "likeness below the person's baseline";
+      break;
     }
+    if (entry.is_null())
+      entry = {{"file", ""},
+               {"passed", false},
+               {"refused", "every source tried fell below the person's likeness gate; nothing was written"}};
+    entry["attempts"] = attempts;
     portraits.push_back(std::move(entry));
   }
 
+  json check = set.to_json();
   json report = {{"portraits", portraits},
-                 {"references", refs_json},
+                 {"references", check["photos"]},
+                 {"ranking", check["ranking"]},
+                 {"coverage", check["coverage"]},
+                 {"reference_advice", check["advice"]},
+                 {"baseline", check["baseline"]},
+                 {"set_record", stored},
                  {"purpose", opt.purpose},
                  {"prompt", {{"text", opt.prompt}, {"applied", plan.applied}, {"not_applied", plan.not_applied}}},
-                 {"baseline",
-                  {{"kind", "calibrated_threshold"},
-                   {"value", baseline},
-                   {"note",
-                    "the recogniser's same-person threshold calibrated on ../shared/faces/people; "
-                    "per-person baselines come with reference intake"}}},
                  {"cache_hits", cache.hits()}};
   write_file_atomic((fs::path(opt.out_dir) / "report.json").string(), report.dump(2) + "\n");
   return report;
 }
 
 Comparison compare_photos(const std::string& a, const std::string& b) {
-  std::vector<float> emb[2];
-  const std::string files[2] = {a, b};
-  for (int i = 0; i < 2; ++i) {
-    const AnalysedPhoto a = analyse_photo(files[i]);
-    if (a.subject < 0) throw_bad_input(files[i], "no face found");
-    emb[i] = a.faces[a.subject].embedding;
-  }
+  const std::vector<float> emb[2] = {main_embedding(a), main_embedding(b)};
   Comparison c;
   c.similarity = similarity(emb[0], emb[1]);
   c.threshold = kSamePersonThreshold;

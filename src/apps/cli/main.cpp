@@ -14,6 +14,7 @@
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/studio.hpp"
 #include "progress.hpp"
@@ -80,15 +81,23 @@ long peak_rss_mb() {
 void print_shoot(const json& report, const std::string& out_dir) {
   for (const auto& n : report["prompt"]["not_applied"]) std::cerr << "note: prompt " << n.get<std::string>() << "\n";
   for (const auto& r : report["references"])
-    if (!r["usable"].get<bool>())
-      std::cerr << "skipped " << r["file"].get<std::string>() << ": " << r["problem"].get<std::string>() << "\n";
+    if (r["verdict"] == "reject")
+      std::cerr << "skipped " << r["file"].get<std::string>() << ": " << r["advice"].get<std::string>() << "\n";
+  const json& b = report["baseline"];
+  std::printf("baseline: %s, gate %.3f\n",
+              b["kind"] == "leave_one_out" ? "your photos' leave-one-out likeness" : "calibrated threshold (one photo)",
+              b["gate"].get<double>());
   for (const auto& p : report["portraits"]) {
+    for (const auto& a : p["attempts"])
+      std::printf("re-rendering: a portrait from %s scored likeness %.3f (gate %.3f)\n",
+                  a["source"].get<std::string>().c_str(), a["likeness"]["raw"].get<double>(),
+                  a["likeness"]["gate"].get<double>());
     if (p["passed"].get<bool>())
-      std::printf("%s  likeness %.3f (baseline %.3f)\n", p["file"].get<std::string>().c_str(),
-                  p["likeness"].get<double>(), p["baseline"].get<double>());
+      std::printf("%s  likeness %.3f (gate %.3f, %.0f%% of your own photos score at or below it)\n",
+                  p["file"].get<std::string>().c_str(), p["likeness"]["raw"].get<double>(),
+                  p["likeness"]["gate"].get<double>(), 100 * p["likeness"]["band_position"].get<double>());
     else
-      std::printf("refused a portrait: %s (likeness %.3f, baseline %.3f)\n", p["refused"].get<std::string>().c_str(),
-                  p["likeness"].get<double>(), p["baseline"].get<double>());
+      std::printf("refused a portrait: %s\n", p["refused"].get<std::string>().c_str());
   }
   std::printf("report: %s\n", (fs::path(out_dir) / "report.json").string().c_str());
 }
@@ -119,6 +128,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"corporate", "nonprofit", "artist", "ecommerce", "social"}));
   shoot_cmd->add_option("--count", so.count, "Number of portraits")->check(CLI::Range(1, 20));
   shoot_cmd->add_option("--size", size, "Output size WIDTHxHEIGHT (default 1024x1280)");
+  shoot_cmd
+      ->add_option("--min-likeness", so.min_likeness,
+                   "Refuse portraits below this likeness even if your baseline allows them")
+      ->check(CLI::Range(0.0, 1.0));
   shoot_flags.add_to(shoot_cmd);
 
   // demo
@@ -134,6 +147,16 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("A", cmp_a, "First photo")->required();
   cmp_cmd->add_option("B", cmp_b, "Second photo")->required();
   cmp_cmd->add_flag("--json", cmp_json, "JSON output");
+
+  // check
+  std::vector<std::string> check_paths;
+  bool check_json = false;
+  std::string check_sheet;
+  auto* check_cmd = app.add_subcommand(
+      "check", "Check reference photos: a verdict and advice per photo, coverage, your likeness baseline");
+  check_cmd->add_option("DIR", check_paths, "Folder of 1-20 photos of the person (or the photo files)")->required();
+  check_cmd->add_flag("--json", check_json, "Every figure as JSON on stdout");
+  check_cmd->add_option("--sheet", check_sheet, "Also write a contact sheet (.jpg, .png or .webp)");
 
   // stages
   bool stages_json = false;
@@ -189,6 +212,36 @@ int main(int argc, char** argv) {
       progress.finish();
       print_shoot(report, demo_out);
       std::printf("demo results are in %s/\n", demo_out.c_str());
+      return 0;
+    }
+    if (*check_cmd) {
+      if (!check_sheet.empty()) format_from_path(check_sheet);  // a bad extension fails before the work
+      std::vector<std::string> files;
+      for (const auto& p : check_paths) {
+        if (fs::is_directory(p)) {
+          for (auto& f : list_images(p)) files.push_back(f);
+        } else {
+          files.push_back(p);
+        }
+      }
+      if (files.size() > 20)
+        throw Error(ErrorCode::bad_input, std::to_string(files.size()) + " photos given; likeness takes 1 to 20");
+      std::string stored;
+      const SetCheck set = check_references(files, ctx, &stored);
+      progress.finish();
+      if (!check_sheet.empty()) write_contact_sheet(set, check_sheet);
+      if (check_json) {
+        json out = set.to_json();
+        out["set_record"] = stored;
+        std::cout << out.dump(2) << "\n";
+      } else {
+        std::cout << describe_set(set);
+        if (!check_sheet.empty()) std::cout << "contact sheet: " << check_sheet << "\n";
+      }
+      if (set.ranking.empty()) {
+        std::cerr << "likeness: no usable reference photo\n";
+        return exit_code(ErrorCode::bad_input);
+      }
       return 0;
     }
     if (*cmp_cmd) {

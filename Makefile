@@ -49,8 +49,14 @@ test: models build
 demo: models build
 	$(BUILD)/likeness demo --out demo-out
 
+FULLSIZE := ../shared/faces/fullsize
 bench: models build
-	$(BUILD)/likeness bench --photo ../shared/faces/fullsize/person03_5_full.jpg --size 1024x1280 --threads 2
+	$(BUILD)/likeness bench --photo $(FULLSIZE)/person03_5_full.jpg --size 1024x1280 --threads 2
+	@rm -rf $(BUILD)/bench-check && mkdir -p $(BUILD)/bench-check
+	@for i in 01 02 03 04 05 06 07 08 09 10; do \
+	  cp $(FULLSIZE)/person03_5_full.jpg $(BUILD)/bench-check/a$$i.jpg; \
+	  cp $(FULLSIZE)/person09_3_full.jpg $(BUILD)/bench-check/b$$i.jpg; done
+	$(BUILD)/likeness bench --check $(BUILD)/bench-check --threads 2
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -1,19 +1,20 @@
 // Reference intake on real photos: subject choice, flags, pose, baseline and
 // the likeness gate.
+#include "likeness/intake.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <numeric>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <opencv2/imgproc.hpp>
+#include <set>
 
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/image_io.hpp"
-#include "likeness/intake.hpp"
 #include "likeness/studio.hpp"
 #include "testing.hpp"
 

@@ -16,19 +16,19 @@ using json = nlohmann::json;
 
 // Measurements of one face, all in the photo's own pixels where they are sizes.
 struct FaceMeasures {
-  float temple_px = 0;       // landmark 0 to 16 (temple to temple), original pixels
-  float eye_distance_px = 0;  // eye centre to eye centre, original pixels
-  float sharpness = 0;        // Laplacian over gradient on the face at <= 256 px temple width (blurry < 0.72)
-  float brightness = 0;       // mean luma of the face, 0..255
-  float clipped = 0;          // fraction of face pixels at >= 250
-  float crushed = 0;          // fraction of face pixels at <= 12
-  float noise = 0;            // noise sigma in grey levels (flat parts of the face)
-  float yaw = 0;              // degrees; > 0: the face turns towards the image's right
-  float pitch = 0;            // degrees; > 0: the face tilts up
-  float roll = 0;             // degrees; > 0: the head leans clockwise in the image
-  float smile = 0;            // 0..1
-  float eye_openness = 0;     // eye aspect ratio (open ~0.25-0.35, closed < 0.15)
-  float occlusion = 0;        // 0..1: disagreement of landmarks with their mirror image, darkness of the eyes
+  float temple_px = 0;          // landmark 0 to 16 (temple to temple), original pixels
+  float eye_distance_px = 0;    // eye centre to eye centre, original pixels
+  float sharpness = 0;          // Laplacian over gradient on the face at <= 256 px temple width (blurry < 0.72)
+  float brightness = 0;         // mean luma of the face, 0..255
+  float clipped = 0;            // fraction of face pixels at >= 250
+  float crushed = 0;            // fraction of face pixels at <= 12
+  float noise = 0;              // noise sigma in grey levels (flat parts of the face)
+  float yaw = 0;                // degrees; > 0: the face turns towards the image's right
+  float pitch = 0;              // degrees; > 0: the face tilts up
+  float roll = 0;               // degrees; > 0: the head leans clockwise in the image
+  float smile = 0;              // 0..1
+  float eye_openness = 0;       // eye aspect ratio (open ~0.25-0.35, closed < 0.15)
+  float occlusion = 0;          // 0..1: disagreement of landmarks with their mirror image, darkness of the eyes
   std::string occluded_region;  // "eyes", "mouth", "nose", "jaw" or ""
   float brisque = 0;            // BRISQUE no-reference quality of the head region (0 best .. 100 worst)
 
@@ -36,7 +36,8 @@ struct FaceMeasures {
   bool eyes_open() const { return eye_openness >= 0.15f; }
   std::string view() const;
   json to_json(bool rounded) const;  // rounded for reports, exact for the cache
-  static FaceMeasures from_json(const json& j);  // "frontal", "three_quarter_left", "three_quarter_right", "profile_left", "profile_right"
+  static FaceMeasures from_json(
+      const json& j);  // "frontal", "three_quarter_left", "three_quarter_right", "profile_left", "profile_right"
 };
 
 struct AnalysedFace {
@@ -49,8 +50,8 @@ struct AnalysedFace {
 struct PhotoAnalysis {
   std::string file;
   std::string sha256;
-  int width = 0, height = 0;  // upright, original pixels
-  std::string error;          // why it could not be read, or ""
+  int width = 0, height = 0;        // upright, original pixels
+  std::string error;                // why it could not be read, or ""
   std::vector<AnalysedFace> faces;  // largest first (at most kMaxCandidates carry measures)
   int faces_found = 0;              // every face the detector found
 };
@@ -71,8 +72,8 @@ const std::vector<FlagInfo>& flag_list();
 
 struct PhotoCheck {
   PhotoAnalysis a;
-  int subject = -1;          // index into a.faces
-  float subject_match = 0;   // median similarity of the subject to the other accepted photos' subjects
+  int subject = -1;         // index into a.faces
+  float subject_match = 0;  // median similarity of the subject to the other accepted photos' subjects
   std::vector<std::string> flags;
   std::string verdict;  // "good", "usable", "reject"
   std::string advice;
@@ -100,7 +101,7 @@ struct Baseline {
 };
 
 inline constexpr float kBaselineMargin = 0.025f;  // below the person's own 5th percentile
-inline constexpr float kGateFloor = 0.915f;      // never looser than this (other people's p99.9 on people/)
+inline constexpr float kGateFloor = 0.915f;       // never looser than this (other people's p99.9 on people/)
 
 // Leave-one-out baseline of a set of subject embeddings; with fewer than two,
 // the calibrated same-person threshold.
@@ -121,7 +122,7 @@ LikenessScore score_likeness(const std::vector<float>& embedding, const std::vec
 struct SetCheck {
   std::vector<PhotoCheck> photos;
   Baseline baseline;
-  std::vector<int> ranking;                   // indices into photos, best source first (accepted only)
+  std::vector<int> ranking;                    // indices into photos, best source first (accepted only)
   std::vector<std::vector<float>> embeddings;  // accepted subjects' embeddings
   std::vector<int> embedding_photo;            // photo index of each embedding
   json coverage;
@@ -132,7 +133,8 @@ struct SetCheck {
 
 // Analyses every photo (in parallel on ctx.threads), decides the subject of
 // each, flags, ranks, and computes the baseline.
-SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx);
+// use_cache=false re-analyses every photo (benchmarks).
+SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache = true);
 // The set-level decisions on already analysed photos.
 SetCheck decide_set(std::vector<PhotoAnalysis> analyses);
 

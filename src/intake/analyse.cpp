@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kAnalysis = 1280;    // long side of the analysed photo
+constexpr int kAnalysis = 1280;      // long side of the analysed photo
 constexpr int kAnalysisVersion = 5;  // bump when any measurement changes
 
 float round_to(float v, float step, bool round) { return round ? std::round(v / step) * step : v; }
@@ -79,7 +79,7 @@ json analysis_json(const PhotoAnalysis& a) {
                      {"embedding", f.face.embedding},
                      {"measures", f.m.to_json(false)}});
   }
-  return {{"version", kAnalysisVersion}, {"sha256", a.sha256},     {"width", a.width},
+  return {{"version", kAnalysisVersion}, {"sha256", a.sha256},           {"width", a.width},
           {"height", a.height},          {"faces_found", a.faces_found}, {"faces", faces}};
 }
 
@@ -202,7 +202,8 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     std::vector<cv::Point2f> back;
     if (ml.size() == 68) {
       back.resize(68);
-      for (int i = 0; i < 68; ++i) back[i] = cv::Point2f(work.cols - 1 - ml[intake::kMirror68[i]].x, ml[intake::kMirror68[i]].y);
+      for (int i = 0; i < 68; ++i)
+        back[i] = cv::Point2f(work.cols - 1 - ml[intake::kMirror68[i]].x, ml[intake::kMirror68[i]].y);
     }
     AnalysedFace af;
     Face measured = f;

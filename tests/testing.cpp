@@ -78,17 +78,21 @@ std::string read_bytes(const std::string& path) {
 }
 
 CliResult run_cli(const std::vector<std::string>& args) {
-  const std::string dir = temp_dir("cli");
-  const std::string out = dir + "/out", err = dir + "/err";
   std::vector<std::string> argv_s = {LIKENESS_CLI};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
+  return run_program(argv_s);
+}
+
+CliResult run_program(std::vector<std::string> argv_s) {
+  const std::string dir = temp_dir("cli");
+  const std::string out = dir + "/out", err = dir + "/err";
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(127);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   int status = 0;

@@ -23,6 +23,7 @@ struct CliResult {
   std::string err;  // stderr
 };
 CliResult run_cli(const std::vector<std::string>& args);
+CliResult run_program(std::vector<std::string> argv);  // argv[0] looked up in PATH
 
 // A PNG whose header claims width x height (valid CRCs, stub pixel data).
 std::string png_claiming(uint32_t width, uint32_t height);

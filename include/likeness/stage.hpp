@@ -63,6 +63,11 @@ class Stage {
   // The models a step with these resolved parameters runs: their digests
   // enter the step key, so changing an unused model keeps the cache valid.
   virtual std::vector<std::string> models_for(const json& /*params*/) const { return models(); }
+  // How the stage changes pixels, for the C2PA manifest: a C2PA action
+  // ("c2pa.cropped", "c2pa.edited", ...) and the IPTC digital source type of
+  // that change; "" when the stage changes no pixels (analysis, encoding).
+  virtual std::string c2pa_action() const { return ""; }
+  virtual std::string c2pa_source_type() const { return ""; }
   // `params` are resolved (defaults filled, validated).
   virtual Frame run(const Frame& in, const json& params, JobContext& ctx) const = 0;
 };

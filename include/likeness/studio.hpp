@@ -31,6 +31,7 @@ struct ShootOptions {
   json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
   float min_likeness = 0;              // raise the gate above the person's baseline (stricter)
+  std::string sign_cert, sign_key;     // own C2PA signing chain + key (PEM); default: the installation's
 };
 
 struct SetCheck;

@@ -4,11 +4,13 @@
 #include <map>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/c2pa.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
+#include "likeness/stage.hpp"
 #include "likeness/studio.hpp"
 
 namespace likeness {
@@ -97,6 +99,11 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   }
 
   const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose);
+  if (opt.overrides.contains("export") && opt.overrides["export"].value("format", "jpeg") == "webp")
+    throw Error(ErrorInfo{ErrorCode::usage,
+                          "Content Credentials are embedded in JPEG and PNG portraits; WebP cannot carry them yet — "
+                          "use --export-format jpeg or png",
+                          "export", "format", ""});
   std::error_code ec;
   fs::create_directories(opt.out_dir, ec);
   if (ec) throw Error(ErrorCode::internal, "cannot create " + opt.out_dir + ": " + ec.message());
@@ -106,7 +113,11 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   struct Source {
     std::shared_ptr<Frame> frame;
     std::string key;
+    std::string sha256, mime;
   };
+  // Every portrait carries a signed C2PA manifest (JPEG APP11, PNG caBX).
+  const Signer signer =
+      opt.sign_cert.empty() ? Signer::installation() : Signer::from_files(opt.sign_cert, opt.sign_key);
   std::map<int, Source> sources;
   auto source_of = [&](int photo) -> Source& {
     auto it = sources.find(photo);
@@ -115,8 +126,11 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
     const std::string bytes = read_file(file, DecodeLimits{}.max_bytes);
     Source s;
     s.frame = std::make_shared<Frame>();
-    s.frame->image = decode_image_bytes(bytes, file).bgr;
-    s.key = Sha256().field("source").field(sha256_hex(bytes)).hex();
+    const DecodedImage d = decode_image_bytes(bytes, file);
+    s.frame->image = d.bgr;
+    s.sha256 = sha256_hex(bytes);
+    s.key = Sha256().field("source").field(s.sha256).hex();
+    s.mime = "image/" + d.format;
     return sources.emplace(photo, std::move(s)).first->second;
   };
   const int max_tries = std::min<int>(3, int(set.ranking.size()));
@@ -169,6 +183,21 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
              {"refused", s < 0 ? "no face found in the output" : "likeness below the person's baseline band"}});
         continue;
       }
+      // The manifest: the source as parentOf ingredient (its hash only), then
+      // one action per stage that changed pixels, with its parameters.
+      ManifestInput mi;
+      mi.source_sha256 = src.sha256;
+      mi.source_format = src.mime;
+      mi.title = fs::path(path).filename().string();
+      for (const auto& st : recipe.resolved().steps) {
+        const Stage& stage = find_stage(st.stage);
+        if (stage.c2pa_action().empty()) continue;
+        mi.actions.push_back({stage.c2pa_action(),
+                              stage.summary(),
+                              {{"stage", st.stage}, {"version", st.version}, {"params", st.params}},
+                              stage.c2pa_source_type()});
+      }
+      const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
       entry = {{"file", path},
                {"source", source_file},
                {"likeness", likeness},
@@ -188,7 +217,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                          {"recipe", entry["recipe"]},
                          {"provenance", entry["provenance"]},
                          {"generator", std::string("likeness ") + LIKENESS_VERSION}};
-      write_file_atomic(path, out.encoded);
+      write_file_atomic(path, signed_bytes);
       write_file_atomic(sidecar, side.dump(2) + "\n");
       break;
     }

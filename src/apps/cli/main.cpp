@@ -10,6 +10,7 @@
 #include <map>
 #include <opencv2/core.hpp>
 
+#include "likeness/c2pa.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
@@ -17,6 +18,7 @@
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/studio.hpp"
+#include "likeness/xmp.hpp"
 #include "progress.hpp"
 
 #ifndef LIKENESS_DEMO_IMAGE
@@ -135,6 +137,8 @@ int main(int argc, char** argv) {
       ->add_option("--min-likeness", so.min_likeness,
                    "Refuse portraits below this likeness even if your baseline allows them")
       ->check(CLI::Range(0.0, 1.0));
+  shoot_cmd->add_option("--sign-cert", so.sign_cert, "Your own C2PA signing certificate chain (PEM, leaf first)");
+  shoot_cmd->add_option("--sign-key", so.sign_key, "The private key of --sign-cert (PEM, ECDSA P-256)");
   shoot_flags.add_to(shoot_cmd);
 
   // demo
@@ -160,6 +164,24 @@ int main(int argc, char** argv) {
   check_cmd->add_option("DIR", check_paths, "Folder of 1-20 photos of the person (or the photo files)")->required();
   check_cmd->add_flag("--json", check_json, "Every figure as JSON on stdout");
   check_cmd->add_option("--sheet", check_sheet, "Also write a contact sheet (.jpg, .png or .webp)");
+
+  // verify
+  std::string verify_file, verify_trust;
+  bool verify_json = false;
+  auto* verify_cmd = app.add_subcommand(
+      "verify",
+      "Check a portrait's Content Credentials: hash binding, signature, actions (exit 0 valid, 4 invalid, 3 none)");
+  verify_cmd->add_option("FILE", verify_file, "A JPEG or PNG portrait")->required();
+  verify_cmd->add_option("--trust", verify_trust, "Trust these CA certificates (PEM) instead of the installation's CA");
+  verify_cmd->add_flag("--json", verify_json, "JSON output");
+
+  // keys
+  std::string ca_out;
+  auto* keys_cmd = app.add_subcommand("keys", "The installation's signing identity");
+  auto* export_ca =
+      keys_cmd->add_subcommand("export-ca", "Write the installation's CA certificate (PEM) so others can trust it");
+  export_ca->add_option("FILE", ca_out, "Where to write it (- for stdout)")->required();
+  keys_cmd->require_subcommand(1);
 
   // stages
   bool stages_json = false;
@@ -248,6 +270,47 @@ int main(int argc, char** argv) {
         std::cerr << "likeness: no usable reference photo\n";
         return exit_code(ErrorCode::bad_input);
       }
+      return 0;
+    }
+    if (*verify_cmd) {
+      const std::string bytes = read_file(verify_file, DecodeLimits{}.max_bytes);
+      const std::string trust = verify_trust.empty() ? "" : read_file(verify_trust, 1 << 20);
+      const Verification v = verify_c2pa(bytes, trust);
+      const char* state = v.state == Verification::valid     ? "valid"
+                          : v.state == Verification::invalid ? "invalid"
+                                                             : "no manifest";
+      if (verify_json) {
+        std::cout << json{{"state", state},
+                          {"trusted", v.trusted},
+                          {"problems", v.problems},
+                          {"digital_source_type", v.digital_source_type},
+                          {"manifest", v.manifest}}
+                         .dump(2)
+                  << "\n";
+      } else {
+        std::printf("%s: %s%s\n", verify_file.c_str(), state,
+                    v.state == Verification::valid ? (v.trusted ? " (signed by a trusted CA)" : "") : "");
+        if (!v.digital_source_type.empty()) std::printf("  source type: %s\n", v.digital_source_type.c_str());
+        for (const auto& p : v.problems) std::printf("  problem: %s\n", p.c_str());
+        if (v.manifest.contains("actions"))
+          for (const auto& a : v.manifest["actions"]) {
+            std::string line = "  action: " + a.value("action", std::string());
+            if (a.contains("description")) line += " — " + a["description"].get<std::string>();
+            if (a.contains("digitalSourceType"))
+              line += " [" +
+                      a["digitalSourceType"].get<std::string>().substr(std::string(kDigitalSourceTypeBase).size()) +
+                      "]";
+            std::printf("%s\n", line.c_str());
+          }
+      }
+      return int(v.state);
+    }
+    if (*keys_cmd) {
+      const std::string pem = Signer::installation_ca_pem();
+      if (ca_out == "-")
+        std::cout << pem;
+      else
+        write_file_atomic(ca_out, pem);
       return 0;
     }
     if (*cmp_cmd) {

@@ -33,6 +33,9 @@ class BackdropStage final : public Stage {
   std::string id() const override { return "backdrop"; }
   int version() const override { return 1; }
   std::string summary() const override { return "Replace the background with a studio backdrop"; }
+  std::string c2pa_action() const override { return "c2pa.edited"; }
+  // A backdrop composited with a learned (ISNet) matte.
+  std::string c2pa_source_type() const override { return "compositeWithTrainedAlgorithmicMedia"; }
   std::vector<ParamSpec> params() const override {
     return {
         {"style", ParamType::choice, "gradient", "Backdrop kind", 0, 0, {"solid", "gradient"}},

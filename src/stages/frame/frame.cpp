@@ -24,6 +24,8 @@ class FrameStage final : public Stage {
   std::string id() const override { return "frame"; }
   int version() const override { return 1; }
   std::string summary() const override { return "Crop and scale to a portrait framing with the eye line placed"; }
+  std::string c2pa_action() const override { return "c2pa.cropped"; }
+  std::string c2pa_source_type() const override { return "digitalCapture"; }
   std::vector<ParamSpec> params() const override {
     return {
         {"width", ParamType::integer, 1024, "Output width (px)", 64, 8192, {}},

@@ -1,0 +1,164 @@
+// Content Credentials on real portraits, judged by an independent validator
+// (@contentauth/c2pa-wasm: c2pa-rs as WASM, in Node) and by `likeness verify`.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "likeness/files.hpp"
+#include "testing.hpp"
+
+using namespace likeness;
+using namespace likeness::testing;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Validated {
+  std::string state;
+  std::vector<std::string> failures, codes, actions;
+};
+
+// node tools/c2pa/validate.mjs [--trust CA] FILE
+Validated validate(const std::string& file, const std::string& ca = "") {
+  const char* np = std::getenv("LIKENESS_C2PA_NODE_PATH");
+  const std::string node_path = np && *np ? np : cache_dir() + "/npm-c2pa/node_modules";
+  std::vector<std::string> argv = {"env", "NODE_PATH=" + node_path, "node",
+                                   std::string(LIKENESS_SOURCE_DIR) + "/tools/c2pa/validate.mjs"};
+  if (!ca.empty()) argv.insert(argv.end(), {"--trust", ca});
+  argv.push_back(file);
+  const CliResult r = run_program(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.err << "\n(run `make validator`)";
+  const json j = json::parse(r.out);
+  Validated v;
+  v.state = j.value("state", "");
+  if (j.contains("failures")) v.failures = j["failures"].get<std::vector<std::string>>();
+  if (j.contains("codes")) v.codes = j["codes"].get<std::vector<std::string>>();
+  if (j.contains("actions")) v.actions = j["actions"].get<std::vector<std::string>>();
+  return v;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+std::string shoot_one(const std::string& format) {
+  const std::string refs = temp_dir("prov-refs"), out = temp_dir("prov-out");
+  for (const auto& id : identities())
+    if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
+  const CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--size", "320x400", "--matte-resolution",
+                               "640", "--export-format", format, "--quiet"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  fs::remove_all(refs);
+  return out + "/portrait_01." + (format == "png" ? "png" : "jpg");
+}
+
+std::string export_ca() {
+  const std::string ca = temp_dir("ca") + "/ca.pem";
+  EXPECT_EQ(run_cli({"keys", "export-ca", ca}).exit_code, 0);
+  return ca;
+}
+
+// Flips one bit `back` bytes before the end (image data, after the manifest).
+std::string tampered_pixels(const std::string& file) {
+  std::string b = read_bytes(file);
+  b[b.size() - 300] ^= 1;
+  const std::string t = fs::path(file).replace_filename("tampered" + fs::path(file).extension().string()).string();
+  write_bytes(t, b);
+  return t;
+}
+
+// Changes one character of the claim's instanceID.
+std::string tampered_claim(const std::string& file) {
+  std::string b = read_bytes(file);
+  const size_t claim = b.find("c2pa.claim.v2");
+  const size_t iid = b.find("xmp:iid:", claim);
+  EXPECT_NE(iid, std::string::npos);
+  b[iid + 10] = b[iid + 10] == 'a' ? 'b' : 'a';
+  const std::string t = fs::path(file).replace_filename("claim" + fs::path(file).extension().string()).string();
+  write_bytes(t, b);
+  return t;
+}
+
+void check_format(const std::string& format) {
+  const std::string file = shoot_one(format);
+  const std::string ca = export_ca();
+
+  const Validated untrusted = validate(file);
+  EXPECT_EQ(untrusted.state, "Valid") << format;
+  EXPECT_TRUE(untrusted.failures.empty());
+  const Validated trusted = validate(file, ca);
+  EXPECT_EQ(trusted.state, "Trusted") << format;
+  EXPECT_TRUE(has(trusted.codes, "assertion.dataHash.match"));
+  EXPECT_TRUE(has(trusted.codes, "claimSignature.validated"));
+  ASSERT_FALSE(trusted.actions.empty());
+  EXPECT_EQ(trusted.actions.front(), "c2pa.opened");
+  EXPECT_TRUE(has(trusted.actions, "c2pa.edited"));
+
+  CliResult ok = run_cli({"verify", file, "--json"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  const json v = json::parse(ok.out);
+  EXPECT_EQ(v["state"], "valid");
+  EXPECT_TRUE(v["trusted"].get<bool>());
+  EXPECT_EQ(v["digital_source_type"],
+            "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia");
+  ASSERT_EQ(v["manifest"]["actions"].size(), trusted.actions.size());
+  for (size_t i = 0; i < trusted.actions.size(); ++i) EXPECT_EQ(v["manifest"]["actions"][i]["action"], trusted.actions[i]);
+  // The backdrop action names its stage, parameters and source type.
+  const json& edited = v["manifest"]["actions"].back();
+  EXPECT_EQ(edited["parameters"]["stage"], "backdrop");
+  EXPECT_TRUE(edited["parameters"]["params"].contains("color"));
+  EXPECT_EQ(edited["digitalSourceType"],
+            "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia");
+
+  // One pixel byte changed: both say the data hash no longer matches.
+  const std::string px = tampered_pixels(file);
+  const Validated tp = validate(px, ca);
+  EXPECT_EQ(tp.state, "Invalid");
+  EXPECT_TRUE(has(tp.failures, "assertion.dataHash.mismatch"));
+  CliResult vp = run_cli({"verify", px});
+  EXPECT_EQ(vp.exit_code, 4);
+  EXPECT_NE(vp.out.find("assertion.dataHash.mismatch"), std::string::npos) << vp.out;
+
+  // The claim altered: the signature no longer matches.
+  const std::string cl = tampered_claim(file);
+  const Validated tc = validate(cl, ca);
+  EXPECT_EQ(tc.state, "Invalid");
+  EXPECT_TRUE(has(tc.failures, "claimSignature.mismatch"));
+  CliResult vc = run_cli({"verify", cl});
+  EXPECT_EQ(vc.exit_code, 4);
+  EXPECT_NE(vc.out.find("claimSignature.mismatch"), std::string::npos) << vc.out;
+
+  // exiftool (independent) shows the IPTC digital source type.
+  const CliResult exif = run_program({"exiftool", "-s3", "-XMP-iptcExt:DigitalSourceType", file});
+  EXPECT_NE(exif.out.find("compositeWithTrainedAlgorithmicMedia"), std::string::npos) << exif.out << exif.err;
+
+  // No names or biometric data in the file: the reference photo's name and
+  // the word "embedding" appear nowhere in it.
+  const std::string bytes = read_bytes(file);
+  EXPECT_EQ(bytes.find("person02"), std::string::npos);
+  EXPECT_EQ(bytes.find("embedding"), std::string::npos);
+  fs::remove_all(fs::path(file).parent_path());
+}
+
+}  // namespace
+
+TEST(Provenance, JpegManifestValidatesAndTamperingIsCaught) { check_format("jpeg"); }
+TEST(Provenance, PngManifestValidatesAndTamperingIsCaught) { check_format("png"); }
+
+TEST(Provenance, VerifyExitCodes) {
+  // A camera photo: no manifest.
+  EXPECT_EQ(run_cli({"verify", people("person01_1.jpg")}).exit_code, 3);
+  // Unreadable file: bad input.
+  EXPECT_EQ(run_cli({"verify", "/nonexistent.jpg"}).exit_code, 3);
+  // Signed by a CA the verifier was not told to trust: invalid (untrusted).
+  const std::string file = shoot_one("jpeg");
+  const std::string other = temp_dir("otherca") + "/other.pem";
+  // Any other CA will do: the signer's own leaf is not a CA.
+  const CliResult leaf = run_program({"sh", "-c", "cat \"$LIKENESS_DATA/keys/signer.pem\""});
+  write_bytes(other, leaf.out);
+  CliResult r = run_cli({"verify", file, "--trust", other});
+  EXPECT_EQ(r.exit_code, 4) << r.out;
+  EXPECT_NE(r.out.find("signingCredential.untrusted"), std::string::npos) << r.out;
+  fs::remove_all(fs::path(file).parent_path());
+}

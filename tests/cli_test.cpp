@@ -18,9 +18,10 @@ TEST(Cli, ShootEndToEnd) {
   const std::string refs = temp_dir("refs"), out = temp_dir("out");
   for (const auto& id : identities())
     if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
-  CliResult r =
-      run_cli({"shoot", "--refs", refs, "--out", out, "--prompt", "navy backdrop, head-and-shoulders", "--count", "2",
-               "--size", "640x800", "--backdrop-style", "solid", "--backdrop-color", "#1f2a44", "--quiet"});
+  grant_consent("cli-e2e");
+  CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--subject", "cli-e2e", "--prompt",
+                         "navy backdrop, head-and-shoulders", "--count", "2", "--size", "640x800", "--backdrop-style",
+                         "solid", "--backdrop-color", "#1f2a44", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto report = nlohmann::json::parse(read_bytes(out + "/report.json"));
   ASSERT_EQ(report["portraits"].size(), 2u);
@@ -108,7 +109,8 @@ TEST_F(CliBadInput, PngClaimingThirtyThousandSquare) {
 TEST_F(CliBadInput, FolderWithoutFacesIsExitThreeWithReasons) {
   fs::copy_file(portrait("zebra_stripes.jpg"), dir + "/zebra.jpg");
   write_bytes(dir + "/broken.jpg", "nope");
-  CliResult r = run_cli({"shoot", "--refs", dir, "--out", dir + "/out", "--quiet"});
+  grant_consent("cli-nofaces");
+  CliResult r = run_cli({"shoot", "--refs", dir, "--out", dir + "/out", "--subject", "cli-nofaces", "--quiet"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_NE(r.err.find("no usable reference photo"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("zebra.jpg: no_face"), std::string::npos) << r.err;
@@ -168,8 +170,9 @@ TEST(Cli, ShootRefusesPortraitsBelowTheGateAndSaysSo) {
   for (const auto& id : identities())
     if (id.person == "person03") fs::copy_file(people(id.file), refs + "/" + id.file);
   // A gate no real photo can reach: every source is tried, none written.
-  CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--size", "320x400", "--matte-resolution", "640",
-                         "--min-likeness", "0.999", "--quiet"});
+  grant_consent("cli-strict");
+  CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--subject", "cli-strict", "--size", "320x400",
+                         "--matte-resolution", "640", "--min-likeness", "0.999", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("refused a portrait"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("re-rendering"), std::string::npos) << r.out;
@@ -201,7 +204,13 @@ TEST(Cli, CheckPrintsVerdictsJsonAndSheet) {
   EXPECT_NE(human.out.find("baseline:"), std::string::npos) << human.out;
   EXPECT_TRUE(decode_image(sheet).bgr.cols > 1000);
 
-  CliResult js = run_cli({"check", dir, "--json", "--quiet"});
+  // Without --subject nothing is stored; with one, its consent is required.
+  CliResult transient = run_cli({"check", dir, "--json", "--quiet"});
+  ASSERT_EQ(transient.exit_code, 0) << transient.err;
+  EXPECT_TRUE(nlohmann::json::parse(transient.out)["set_record"].is_null());
+  EXPECT_EQ(run_cli({"check", dir, "--subject", "cli-check-nobody", "--quiet"}).exit_code, 5);
+  grant_consent("cli-check");
+  CliResult js = run_cli({"check", dir, "--json", "--subject", "cli-check", "--quiet"});
   ASSERT_EQ(js.exit_code, 0) << js.err;
   const auto j = nlohmann::json::parse(js.out);
   ASSERT_EQ(j["photos"].size(), 5u);

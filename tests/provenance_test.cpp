@@ -40,14 +40,17 @@ Validated validate(const std::string& file, const std::string& ca = "") {
   return v;
 }
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 std::string shoot_one(const std::string& format) {
   const std::string refs = temp_dir("prov-refs"), out = temp_dir("prov-out");
   for (const auto& id : identities())
     if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
-  const CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--size", "320x400", "--matte-resolution",
-                               "640", "--export-format", format, "--quiet"});
+  grant_consent("prov-" + format);
+  const CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--subject", "prov-" + format, "--size",
+                               "320x400", "--matte-resolution", "640", "--export-format", format, "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   fs::remove_all(refs);
   return out + "/portrait_01." + (format == "png" ? "png" : "jpg");
@@ -103,7 +106,8 @@ void check_format(const std::string& format) {
   EXPECT_EQ(v["digital_source_type"],
             "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia");
   ASSERT_EQ(v["manifest"]["actions"].size(), trusted.actions.size());
-  for (size_t i = 0; i < trusted.actions.size(); ++i) EXPECT_EQ(v["manifest"]["actions"][i]["action"], trusted.actions[i]);
+  for (size_t i = 0; i < trusted.actions.size(); ++i)
+    EXPECT_EQ(v["manifest"]["actions"][i]["action"], trusted.actions[i]);
   // The backdrop action names its stage, parameters and source type.
   const json& edited = v["manifest"]["actions"].back();
   EXPECT_EQ(edited["parameters"]["stage"], "backdrop");
@@ -138,6 +142,8 @@ void check_format(const std::string& format) {
   const std::string bytes = read_bytes(file);
   EXPECT_EQ(bytes.find("person02"), std::string::npos);
   EXPECT_EQ(bytes.find("embedding"), std::string::npos);
+  EXPECT_EQ(bytes.find("prov-" + format), std::string::npos) << "the subject id is not in the file";
+  EXPECT_TRUE(v["manifest"]["assertions"]["org.likeness.consent"]["record"].get<std::string>().rfind("cr_", 0) == 0);
   fs::remove_all(fs::path(file).parent_path());
 }
 
@@ -161,4 +167,78 @@ TEST(Provenance, VerifyExitCodes) {
   EXPECT_EQ(r.exit_code, 4) << r.out;
   EXPECT_NE(r.out.find("signingCredential.untrusted"), std::string::npos) << r.out;
   fs::remove_all(fs::path(file).parent_path());
+}
+
+TEST(Consent, ShootNeedsConsentAndForgetRemovesEverything) {
+  const std::string refs = temp_dir("consent-refs"), out = temp_dir("consent-out");
+  for (const auto& id : identities())
+    if (id.person == "person11" || id.person == "person12") fs::copy_file(people(id.file), refs + "/" + id.file);
+  fs::remove(refs + "/person12_1.jpg");
+  fs::remove(refs + "/person12_2.jpg");
+  const std::vector<std::string> shoot = {"shoot",     "--refs",       refs,     "--out",   out,
+                                          "--subject", "consent-test", "--size", "320x400", "--matte-resolution",
+                                          "640",       "--quiet"};
+  // No record: exit 5 and a message saying how to record consent.
+  CliResult none = run_cli(shoot);
+  EXPECT_EQ(none.exit_code, 5);
+  EXPECT_NE(none.err.find("likeness consent grant"), std::string::npos) << none.err;
+  EXPECT_EQ(run_cli({"shoot", "--refs", refs, "--out", out, "--quiet"}).exit_code, 5) << "no --subject";
+  EXPECT_FALSE(fs::exists(out + "/portrait_01.jpg"));
+
+  grant_consent("consent-test");
+  CliResult show = run_cli({"consent", "show", "--subject", "consent-test", "--json"});
+  ASSERT_EQ(show.exit_code, 0);
+  const json rec = json::parse(show.out);
+  EXPECT_TRUE(rec["valid"].get<bool>());
+  EXPECT_EQ(rec["consent_text_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(rec["data_kinds"], json({"photos", "embeddings", "portraits"}));
+
+  CliResult ok = run_cli(shoot);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_TRUE(fs::exists(out + "/portrait_01.jpg"));
+  json listed = json::parse(run_cli({"store", "--json"}).out);
+  ASSERT_TRUE(listed.contains("consent-test"));
+  EXPECT_EQ(listed["consent-test"]["photos"], 2);
+  EXPECT_GT(listed["consent-test"]["files"].get<int>(), 0);
+
+  EXPECT_EQ(run_cli({"consent", "withdraw", "--subject", "consent-test"}).exit_code, 0);
+  CliResult after = run_cli(shoot);
+  EXPECT_EQ(after.exit_code, 5);
+  EXPECT_NE(after.err.find("withdrew"), std::string::npos) << after.err;
+
+  CliResult forget = run_cli({"forget", "consent-test", "--json"});
+  ASSERT_EQ(forget.exit_code, 0);
+  const json removed = json::parse(forget.out);
+  EXPECT_EQ(removed["photo_digests"], 2);
+  EXPECT_GE(removed["portraits"].size(), 2u);  // the portrait and report.json
+  listed = json::parse(run_cli({"store", "--json"}).out);
+  EXPECT_FALSE(listed.contains("consent-test")) << listed.dump(2);
+  EXPECT_FALSE(fs::exists(out + "/portrait_01.jpg"));
+  EXPECT_FALSE(fs::exists(std::string(std::getenv("LIKENESS_DATA")) + "/subjects/consent-test"));
+  fs::remove_all(refs);
+  fs::remove_all(out);
+}
+
+TEST(Consent, PurgeDeletesWithdrawnSubjectsOnly) {
+  // A store of its own, so other tests' subjects are not purged meanwhile.
+  setenv("LIKENESS_DATA", temp_dir("purge-store").c_str(), 1);
+  grant_consent("purge-keep");
+  grant_consent("purge-gone");
+  ASSERT_EQ(run_cli({"consent", "withdraw", "--subject", "purge-gone"}).exit_code, 0);
+  const json purged = json::parse(run_cli({"purge", "--json"}).out);
+  bool gone = false;
+  for (const auto& p : purged) gone = gone || p["subject"] == "purge-gone";
+  EXPECT_TRUE(gone);
+  const json listed = json::parse(run_cli({"store", "--json"}).out);
+  EXPECT_FALSE(listed.contains("purge-gone"));
+  EXPECT_TRUE(listed.contains("purge-keep"));
+  // Bad input to consent is a usage error.
+  EXPECT_EQ(
+      run_cli({"consent", "grant", "--subject", "../x", "--by", "a", "--purposes", "portraits", "--retention", "3"})
+          .exit_code,
+      2);
+  EXPECT_EQ(
+      run_cli({"consent", "grant", "--subject", "x", "--by", "a", "--purposes", "portraits", "--retention", "5000"})
+          .exit_code,
+      2);
 }

@@ -105,4 +105,10 @@ CliResult run_program(std::vector<std::string> argv_s) {
   return r;
 }
 
+void grant_consent(const std::string& subject) {
+  const CliResult r = run_cli({"consent", "grant", "--subject", subject, "--by", "test suite", "--purposes",
+                               "portraits,likeness", "--retention", "30", "--json"});
+  if (r.exit_code != 0) throw std::runtime_error("consent grant failed: " + r.err);
+}
+
 }  // namespace likeness::testing

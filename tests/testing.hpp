@@ -25,6 +25,9 @@ struct CliResult {
 CliResult run_cli(const std::vector<std::string>& args);
 CliResult run_program(std::vector<std::string> argv);  // argv[0] looked up in PATH
 
+// Records consent for `subject` (portraits, likeness; 30 days) via the CLI.
+void grant_consent(const std::string& subject);
+
 // A PNG whose header claims width x height (valid CRCs, stub pixel data).
 std::string png_claiming(uint32_t width, uint32_t height);
 

@@ -3,7 +3,7 @@
 # Idempotent; needs root (or sudo) only when something is missing.
 set -eu
 PKGS="build-essential cmake pkg-config git ca-certificates
-libopencv-dev libopencv-contrib-dev opencv-data libvips-dev libexiv2-dev libssl-dev
+libopencv-dev libopencv-contrib-dev opencv-data libvips-dev libexiv2-dev libssl-dev libsqlite3-dev
 nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 python3 python3-numpy python3-onnx python3-skimage libimage-exiftool-perl"
 

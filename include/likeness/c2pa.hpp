@@ -35,10 +35,10 @@ class Signer {
 };
 
 struct C2paAction {
-  std::string action;               // "c2pa.edited", "c2pa.resized", ...
-  std::string description;          // plain language
+  std::string action;                // "c2pa.edited", "c2pa.resized", ...
+  std::string description;           // plain language
   json parameters = json::object();  // the stage's name and parameters
-  std::string digital_source_type;  // IPTC term, or ""
+  std::string digital_source_type;   // IPTC term, or ""
 };
 
 struct ManifestInput {

@@ -59,7 +59,14 @@ struct PhotoAnalysis {
 inline constexpr int kMaxCandidates = 6;
 
 // Decodes (shrink-on-load), detects, and measures every candidate face.
+// Results are kept only in the analysis store, if one is set.
 PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true);
+
+// Where analyses (they hold embeddings: biometric data) are kept: a consented
+// subject's folder in the studio's store, or "" (the default) for transient
+// analysis that stores nothing. $LIKENESS_ANALYSIS_CACHE sets it for tests
+// and benchmarks.
+void set_analysis_store(const std::string& dir);
 
 // Flags, in the order of their weight. Reject flags exclude the photo; the
 // others make a photo "usable" instead of "good" and lower its rank.

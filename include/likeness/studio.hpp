@@ -32,12 +32,16 @@ struct ShootOptions {
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
   float min_likeness = 0;              // raise the gate above the person's baseline (stricter)
   std::string sign_cert, sign_key;     // own C2PA signing chain + key (PEM); default: the installation's
+  std::string subject;                 // the consent record's subject id (required)
 };
 
 struct SetCheck;
-// `likeness check` on a list of photos; the set's record (check + baseline) is
-// stored in the cache by the photos' content and its path put in `stored`.
-SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, std::string* stored = nullptr);
+// `likeness check` on a list of photos. Without a subject nothing is kept.
+// With one, its consent must cover `purpose` (else Error{no_consent}); the
+// analyses, photo digests and the set's record (check + baseline) go to the
+// subject's folder of the store, and the record's path to `stored`.
+SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject = "",
+                          const std::string& purpose = "likeness", std::string* stored = nullptr);
 
 // Runs `check`, then the job from the best-ranked sources; writes portrait_NN.<ext> and report.json atomically into
 // out_dir and returns the report. A portrait below the likeness gate is

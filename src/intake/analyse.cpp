@@ -2,6 +2,7 @@
 // and measurements of every candidate face. Independent of the rest of the
 // set, so it is cached by the photo's content hash and the models' digests.
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
@@ -102,7 +103,17 @@ PhotoAnalysis analysis_from(const json& j) {
   return a;
 }
 
+std::string& analysis_store() {
+  static std::string dir = [] {
+    const char* e = std::getenv("LIKENESS_ANALYSIS_CACHE");  // tests and benchmarks only
+    return std::string(e && *e ? e : "");
+  }();
+  return dir;
+}
+
+// "" when analyses are transient (no subject with consent).
 std::string cache_path(const std::string& sha) {
+  if (analysis_store().empty()) return "";
   ModelStore& store = ModelStore::shared();
   const std::string key = Sha256()
                               .field("intake")
@@ -112,10 +123,12 @@ std::string cache_path(const std::string& sha) {
                               .field(store.digest("face_landmarks68"))
                               .field(store.digest("face_recognition"))
                               .hex();
-  return (fs::path(data_dir()) / "analysis" / (key.substr(0, 40) + ".json")).string();
+  return (fs::path(analysis_store()) / (key.substr(0, 40) + ".json")).string();
 }
 
 }  // namespace
+
+void set_analysis_store(const std::string& dir) { analysis_store() = dir; }
 
 std::string FaceMeasures::view() const {
   const float a = std::abs(yaw);

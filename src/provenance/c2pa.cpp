@@ -28,8 +28,8 @@ void put32(std::string& out, uint32_t v) {
   for (int s = 24; s >= 0; s -= 8) out.push_back(char(v >> s));
 }
 uint32_t get32(const std::string& s, size_t at) {
-  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
-         (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
+  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) | (uint32_t(uint8_t(s[at + 2])) << 8) |
+         uint32_t(uint8_t(s[at + 3]));
 }
 uint16_t get16(const std::string& s, size_t at) { return uint16_t((uint8_t(s[at]) << 8) | uint8_t(s[at + 1])); }
 
@@ -92,7 +92,8 @@ std::string jumd(std::string_view four, const std::string& label) {
   return box("jumd", p);
 }
 
-std::string superbox_content(std::string_view four, const std::string& label, const std::vector<std::string>& children) {
+std::string superbox_content(std::string_view four, const std::string& label,
+                             const std::vector<std::string>& children) {
   std::string c = jumd(four, label);
   for (const auto& ch : children) c += ch;
   return c;
@@ -102,9 +103,9 @@ std::string superbox(std::string_view four, const std::string& label, const std:
 }
 
 struct Jumbf {
-  std::string type;   // "jumb" or content type ("cbor", "jumd", ...)
-  std::string kind;   // jumd's 4 ASCII type bytes, for superboxes
-  std::string label;  // jumd's label
+  std::string type;     // "jumb" or content type ("cbor", "jumd", ...)
+  std::string kind;     // jumd's 4 ASCII type bytes, for superboxes
+  std::string label;    // jumd's label
   std::string content;  // superbox: bytes after its 8-byte header; content box: payload
   std::vector<Jumbf> children;
   const Jumbf* child(const std::string& label) const {
@@ -168,7 +169,7 @@ std::string sig_structure(const std::string& protected_bytes, const std::string&
 std::string protected_header(const std::vector<std::string>& chain) {
   std::string p;
   cbor::map(p, 2);
-  cbor::integer(p, 1);  // alg
+  cbor::integer(p, 1);   // alg
   cbor::integer(p, -7);  // ES256
   cbor::integer(p, 33);  // x5chain
   cbor::array(p, chain.size());
@@ -326,9 +327,8 @@ std::string sign_c2pa(const std::string& asset, const ManifestInput& in, const S
   json actions = json::array();
   actions.push_back({{"action", "c2pa.opened"},
                      {"parameters",
-                      {{"ingredients",
-                        json::array({{{"url", hashed_url("c2pa.ingredient.v3")},
-                                      {"hash", json::binary(bin(content_hash(ingredient_box)))}}})}}}});
+                      {{"ingredients", json::array({{{"url", hashed_url("c2pa.ingredient.v3")},
+                                                     {"hash", json::binary(bin(content_hash(ingredient_box)))}}})}}}});
   const json agent = {{"name", "likeness"}, {"version", LIKENESS_VERSION}};
   for (const auto& a : in.actions) {
     json j = {{"action", a.action}, {"softwareAgent", agent}, {"parameters", a.parameters}};
@@ -359,7 +359,8 @@ std::string sign_c2pa(const std::string& asset, const ManifestInput& in, const S
     std::vector<std::string> labels = {"c2pa.ingredient.v3", "c2pa.actions.v2", "c2pa.hash.data"};
     if (!consent_box.empty()) assertion_boxes.push_back(consent_box), labels.push_back("org.likeness.consent");
     for (size_t i = 0; i < labels.size(); ++i)
-      created.push_back({{"url", hashed_url(labels[i])}, {"hash", json::binary(bin(content_hash(assertion_boxes[i])))}});
+      created.push_back(
+          {{"url", hashed_url(labels[i])}, {"hash", json::binary(bin(content_hash(assertion_boxes[i])))}});
     json claim = {{"instanceID", "xmp:iid:" + uuid4()},
                   {"claim_generator_info", agent},
                   {"signature", "self#jumbf=/c2pa/" + label + "/c2pa.signature"},
@@ -518,8 +519,8 @@ Verification verify_c2pa(const std::string& asset, const std::string& trust_pem)
     X509_STORE_CTX_init(ctx, store, leaf, untrusted);
     v.trusted = X509_verify_cert(ctx) == 1;
     if (!v.trusted)
-      problem("signingCredential.untrusted",
-              X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)) + std::string(" (not issued by a trusted CA)"));
+      problem("signingCredential.untrusted", X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)) +
+                                                 std::string(" (not issued by a trusted CA)"));
     X509_STORE_CTX_free(ctx);
     sk_X509_pop_free(untrusted, X509_free);
     X509_STORE_free(store);

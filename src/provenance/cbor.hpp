@@ -25,9 +25,9 @@ inline void null(std::string& out) { out.push_back(char(0xf6)); }
 // A decoded item (definite lengths only; C2PA uses no others).
 struct Item {
   enum Kind { Uint, Nint, Bytes, Text, Array, Map, Tag, Simple, Float } kind = Simple;
-  uint64_t value = 0;  // Uint, Nint (-1 - value), Tag number, Simple value
-  std::string data;    // Bytes, Text
-  std::vector<Item> items;                      // Array; Tag: one item
+  uint64_t value = 0;                          // Uint, Nint (-1 - value), Tag number, Simple value
+  std::string data;                            // Bytes, Text
+  std::vector<Item> items;                     // Array; Tag: one item
   std::vector<std::pair<Item, Item>> entries;  // Map
   int64_t as_int() const { return kind == Nint ? -1 - int64_t(value) : int64_t(value); }
   const Item* find(int64_t key) const;

@@ -11,6 +11,7 @@
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/stage.hpp"
+#include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 
 namespace likeness {
@@ -32,24 +33,20 @@ std::vector<float> main_embedding(const std::string& file) {
   return faces[s].embedding;
 }
 
-// Where a checked set's record (the check with its baseline) is kept: keyed by
-// the photos' content, so the same photos are the same set wherever they are.
-std::string store_set(const SetCheck& set) {
+// A checked set's record (the check with its baseline), keyed by the
+// photos' content, in the subject's folder of the store.
+std::string store_set(const SetCheck& set, const std::string& dir) {
   std::vector<std::string> shas;
   for (const auto& p : set.photos) shas.push_back(p.a.sha256);
   std::sort(shas.begin(), shas.end());
   Sha256 h;
   h.field("set");
   for (const auto& s : shas) h.field(s);
-  const std::string path = (fs::path(data_dir()) / "sets" / (h.hex().substr(0, 32) + ".json")).string();
+  const std::string path = (fs::path(dir) / (h.hex().substr(0, 32) + ".json")).string();
   std::error_code ec;
-  fs::create_directories(fs::path(path).parent_path(), ec);
-  if (ec) return "";
-  try {
-    write_file_atomic(path, set.to_json().dump(2) + "\n");
-  } catch (const Error&) {
-    return "";
-  }
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::internal, "cannot create " + dir + ": " + ec.message());
+  write_file_atomic(path, set.to_json().dump(2) + "\n");
   return path;
 }
 
@@ -73,17 +70,37 @@ std::vector<std::string> list_images(const std::string& dir) {
   return files;
 }
 
-SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, std::string* stored) {
+SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject,
+                          const std::string& purpose, std::string* stored) {
+  if (subject.empty()) {
+    set_analysis_store("");  // transient: nothing about the person is kept
+    return check_set(files, ctx);
+  }
+  Store& store = Store::open();
+  store.require(subject, purpose);
+  const std::string dir = store.subject_dir(subject);
+  set_analysis_store(dir + "/analysis");
   SetCheck set = check_set(files, ctx);
-  const std::string path = store_set(set);
+  for (const auto& p : set.photos)
+    if (!p.a.sha256.empty()) store.add_photo(subject, p.a.sha256);
+  const std::string path = store_set(set, dir + "/sets");
   if (stored) *stored = path;
   return set;
 }
 
 json shoot(const ShootOptions& opt, JobContext& ctx) {
   const std::vector<std::string> files = opt.ref_files.empty() ? list_images(opt.refs_dir) : opt.ref_files;
+  // Shooting keeps the person's photo digests, embeddings and portraits:
+  // only with a valid consent record.
+  if (opt.subject.empty())
+    throw Error(ErrorCode::no_consent,
+                "shoot keeps a person's photo digests, face embeddings and portraits, so it needs --subject ID with "
+                "a consent record. Record it first: likeness consent grant --subject ID --by NAME --purposes "
+                "portraits,likeness --retention DAYS");
+  Store& store = Store::open();
+  const ConsentRecord consent = store.require(opt.subject, "portraits");
   std::string stored;
-  SetCheck set = check_references(files, ctx, &stored);
+  SetCheck set = check_references(files, ctx, opt.subject, "likeness", &stored);
   if (opt.min_likeness > set.baseline.gate) {
     set.baseline.gate = opt.min_likeness;
     set.baseline.note += "; raised to " + std::to_string(opt.min_likeness).substr(0, 6) + " by --min-likeness";
@@ -189,6 +206,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
       mi.source_sha256 = src.sha256;
       mi.source_format = src.mime;
       mi.title = fs::path(path).filename().string();
+      mi.consent_id = consent.id;
       for (const auto& st : recipe.resolved().steps) {
         const Stage& stage = find_stage(st.stage);
         if (stage.c2pa_action().empty()) continue;
@@ -218,6 +236,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                          {"provenance", entry["provenance"]},
                          {"generator", std::string("likeness ") + LIKENESS_VERSION}};
       write_file_atomic(path, signed_bytes);
+      store.add_output(opt.subject, path, sha256_hex(signed_bytes));
       write_file_atomic(sidecar, side.dump(2) + "\n");
       break;
     }
@@ -230,17 +249,22 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   }
 
   json check = set.to_json();
-  json report = {{"portraits", portraits},
-                 {"references", check["photos"]},
-                 {"ranking", check["ranking"]},
-                 {"coverage", check["coverage"]},
-                 {"reference_advice", check["advice"]},
-                 {"baseline", check["baseline"]},
-                 {"set_record", stored},
-                 {"purpose", opt.purpose},
-                 {"prompt", {{"text", opt.prompt}, {"applied", plan.applied}, {"not_applied", plan.not_applied}}},
-                 {"cache_hits", cache.hits()}};
-  write_file_atomic((fs::path(opt.out_dir) / "report.json").string(), report.dump(2) + "\n");
+  json report = {
+      {"portraits", portraits},
+      {"references", check["photos"]},
+      {"ranking", check["ranking"]},
+      {"coverage", check["coverage"]},
+      {"reference_advice", check["advice"]},
+      {"baseline", check["baseline"]},
+      {"set_record", stored},
+      {"consent", {{"record", consent.id}, {"basis", consent.basis}, {"retention_until", consent.retention_until}}},
+      {"purpose", opt.purpose},
+      {"prompt", {{"text", opt.prompt}, {"applied", plan.applied}, {"not_applied", plan.not_applied}}},
+      {"cache_hits", cache.hits()}};
+  const std::string report_path = (fs::path(opt.out_dir) / "report.json").string();
+  const std::string report_bytes = report.dump(2) + "\n";
+  write_file_atomic(report_path, report_bytes);
+  store.add_output(opt.subject, report_path, sha256_hex(report_bytes));
   return report;
 }
 

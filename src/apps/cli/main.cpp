@@ -9,6 +9,7 @@
 #include <iostream>
 #include <map>
 #include <opencv2/core.hpp>
+#include <sstream>
 
 #include "likeness/c2pa.hpp"
 #include "likeness/error.hpp"
@@ -17,6 +18,7 @@
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
+#include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/xmp.hpp"
 #include "progress.hpp"
@@ -32,7 +34,7 @@ namespace {
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 internal error (missing model, disk), 2 usage, 3 bad input (unreadable image, no face, "
-    "no usable photo), 6 cancelled.";
+    "no usable photo; verify: no manifest), 4 verify: invalid or tampered, 5 no valid consent record, 6 cancelled.";
 
 // --<stage>-<key> flags for every declared parameter.
 struct StageFlags {
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
   StageFlags shoot_flags;
   auto* shoot_cmd = app.add_subcommand("shoot", "Make portraits from a folder of your photos");
   shoot_cmd->add_option("--refs", so.refs_dir, "Folder with 1-20 photos of the person")->required();
+  shoot_cmd->add_option("--subject", so.subject, "The person's id in the consent records (likeness consent grant)");
   shoot_cmd->add_option("--out", so.out_dir, "Output folder")->required();
   shoot_cmd->add_option("--prompt", so.prompt, "What you want: \"navy backdrop, head-and-shoulders\"");
   shoot_cmd->add_option("--purpose", so.purpose, "corporate, nonprofit, artist, ecommerce or social")
@@ -164,6 +167,33 @@ int main(int argc, char** argv) {
   check_cmd->add_option("DIR", check_paths, "Folder of 1-20 photos of the person (or the photo files)")->required();
   check_cmd->add_flag("--json", check_json, "Every figure as JSON on stdout");
   check_cmd->add_option("--sheet", check_sheet, "Also write a contact sheet (.jpg, .png or .webp)");
+  std::string check_subject;
+  check_cmd->add_option("--subject", check_subject,
+                        "Keep the analyses and baseline with this consented subject (without it nothing is stored)");
+
+  // consent, forget, purge, store
+  std::string c_subject, c_by, c_behalf, c_purposes;
+  int c_days = 0;
+  bool c_json = false;
+  auto* consent_cmd = app.add_subcommand("consent", "Consent records: nobody's likeness is processed without one");
+  consent_cmd->require_subcommand(1);
+  auto* grant_cmd = consent_cmd->add_subcommand("grant", "Record consent (prints the consent text it covers)");
+  grant_cmd->add_option("--subject", c_subject, "The person's id (letters, digits, - _ .)")->required();
+  grant_cmd->add_option("--by", c_by, "Who gives consent")->required();
+  grant_cmd->add_option("--on-behalf-of", c_behalf, "If given for someone else: for whom");
+  grant_cmd->add_option("--purposes", c_purposes, "Comma-separated: portraits,likeness")->required();
+  grant_cmd->add_option("--retention", c_days, "Days the data may be kept (1-1095)")->required();
+  auto* show_cmd = consent_cmd->add_subcommand("show", "Show a subject's consent record");
+  show_cmd->add_option("--subject", c_subject, "The person's id")->required();
+  auto* withdraw_cmd = consent_cmd->add_subcommand("withdraw", "Withdraw consent (shoot refuses afterwards)");
+  withdraw_cmd->add_option("--subject", c_subject, "The person's id")->required();
+  std::string forget_subject;
+  auto* forget_cmd = app.add_subcommand("forget", "Delete everything the studio keeps about a subject, at once");
+  forget_cmd->add_option("SUBJECT", forget_subject, "The person's id")->required();
+  auto* purge_cmd = app.add_subcommand("purge", "Delete the data of every subject past retention or withdrawn");
+  auto* store_cmd = app.add_subcommand("store", "List what the studio keeps, per subject");
+  for (auto* c : {grant_cmd, show_cmd, withdraw_cmd, forget_cmd, purge_cmd, store_cmd})
+    c->add_flag("--json", c_json, "JSON output");
 
   // verify
   std::string verify_file, verify_trust;
@@ -236,6 +266,15 @@ int main(int argc, char** argv) {
         throw Error(ErrorCode::internal, std::string("the demo sample ") + LIKENESS_DEMO_IMAGE +
                                              " is missing — run `make demo` (it installs python3-skimage)");
       std::printf("demo: NASA's public-domain astronaut portrait (%s)\n", LIKENESS_DEMO_IMAGE);
+      // The sample is a public-domain NASA photo: its record's basis says so
+      // instead of a person's consent.
+      d.subject = "demo-astronaut";
+      Store& store = Store::open();
+      if (!store.latest(d.subject).valid_now())
+        store.grant(d.subject, "NASA (public domain)", "", {"portraits", "likeness"}, 30, "public-domain sample");
+      std::printf(
+          "demo: subject 'demo-astronaut' is recorded with basis \"public-domain sample\" — no person's "
+          "consent is involved; your own photos need `likeness consent grant` first\n");
       const json report = shoot(d, ctx);
       progress.finish();
       print_shoot(report, demo_out);
@@ -255,12 +294,12 @@ int main(int argc, char** argv) {
       if (files.size() > 20)
         throw Error(ErrorCode::bad_input, std::to_string(files.size()) + " photos given; likeness takes 1 to 20");
       std::string stored;
-      const SetCheck set = check_references(files, ctx, &stored);
+      const SetCheck set = check_references(files, ctx, check_subject, "likeness", &stored);
       progress.finish();
       if (!check_sheet.empty()) write_contact_sheet(set, check_sheet);
       if (check_json) {
         json out = set.to_json();
-        out["set_record"] = stored;
+        out["set_record"] = stored.empty() ? json(nullptr) : json(stored);
         std::cout << out.dump(2) << "\n";
       } else {
         std::cout << describe_set(set);
@@ -270,6 +309,53 @@ int main(int argc, char** argv) {
         std::cerr << "likeness: no usable reference photo\n";
         return exit_code(ErrorCode::bad_input);
       }
+      return 0;
+    }
+    if (*consent_cmd || *forget_cmd || *purge_cmd || *store_cmd) {
+      Store& store = Store::open();
+      json out;
+      if (*grant_cmd) {
+        std::vector<std::string> purposes;
+        std::stringstream ss(c_purposes);
+        for (std::string p; std::getline(ss, p, ',');)
+          if (!p.empty()) purposes.push_back(p);
+        const ConsentRecord r = store.grant(c_subject, c_by, c_behalf, purposes, c_days);
+        out = r.to_json();
+        if (!c_json)
+          std::printf(
+              "consent recorded: %s for subject '%s' until %s\nthe text agreed to (version %s, sha256 %s):\n  %s\n",
+              r.id.c_str(), r.subject.c_str(), r.retention_until.c_str(), r.text_version.c_str(), r.text_sha256.c_str(),
+              consent_text().c_str());
+      } else if (*show_cmd) {
+        const ConsentRecord r = store.latest(c_subject);
+        if (r.id.empty()) throw Error(ErrorCode::no_consent, "no consent record for subject '" + c_subject + "'");
+        out = r.to_json();
+        if (!c_json) std::cout << out.dump(2) << "\n";
+      } else if (*withdraw_cmd) {
+        if (!store.withdraw(c_subject))
+          throw Error(ErrorCode::no_consent, "subject '" + c_subject + "' has no active consent to withdraw");
+        out = store.latest(c_subject).to_json();
+        if (!c_json)
+          std::printf(
+              "consent withdrawn for '%s'; shoot refuses this subject now. `likeness forget %s` deletes "
+              "the data at once, `likeness purge` with the others.\n",
+              c_subject.c_str(), c_subject.c_str());
+      } else if (*forget_cmd) {
+        out = store.forget(forget_subject);
+        if (!c_json)
+          std::printf(
+              "forgot '%s': %d consent records, %d photo digests, %d files (analyses, baselines), %zu "
+              "portraits\n",
+              forget_subject.c_str(), out["consent_records"].get<int>(), out["photo_digests"].get<int>(),
+              out["files"].get<int>(), out["portraits"].size());
+      } else if (*purge_cmd) {
+        out = store.purge();
+        if (!c_json) std::printf("purged %zu subjects past retention or withdrawn\n", out.size());
+      } else {
+        out = store.list();
+        if (!c_json) std::cout << (out.empty() ? "the store holds nothing\n" : out.dump(2) + "\n");
+      }
+      if (c_json) std::cout << out.dump(2) << "\n";
       return 0;
     }
     if (*verify_cmd) {

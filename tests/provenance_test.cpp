@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "likeness/files.hpp"
+#include "likeness/image_io.hpp"
 #include "testing.hpp"
 
 using namespace likeness;
@@ -196,6 +197,16 @@ TEST(Consent, ShootNeedsConsentAndForgetRemovesEverything) {
   CliResult ok = run_cli(shoot);
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(fs::exists(out + "/portrait_01.jpg"));
+  // The edit map: backdrop corners synthesised (blue), the face untouched (0).
+  const DecodedImage map = decode_image(out + "/portrait_01.edits.png");
+  ASSERT_EQ(map.bgr.size(), cv::Size(320, 400));
+  for (const cv::Point p : {cv::Point(3, 3), cv::Point(316, 3)}) {
+    EXPECT_GE(map.bgr.at<cv::Vec3b>(p)[0], 250) << p;
+    EXPECT_EQ(map.bgr.at<cv::Vec3b>(p)[2], 0) << p;
+  }
+  EXPECT_EQ(map.bgr.at<cv::Vec3b>(cv::Point(160, 150)), cv::Vec3b(0, 0, 0)) << "the face's pixels are the photo's own";
+  const json report = json::parse(read_bytes(out + "/report.json"));
+  EXPECT_NE(report["portraits"][0]["summary"].get<std::string>().find("background replaced"), std::string::npos);
   json listed = json::parse(run_cli({"store", "--json"}).out);
   ASSERT_TRUE(listed.contains("consent-test"));
   EXPECT_EQ(listed["consent-test"]["photos"], 2);

@@ -20,8 +20,8 @@ struct ConsentRecord {
   std::string given_by, on_behalf_of;
   std::string basis;  // "consent" or "public-domain sample"
   std::string text_version, text_sha256;
-  std::vector<std::string> purposes;    // "portraits", "likeness"
-  std::vector<std::string> data_kinds;  // "photos", "embeddings", "portraits"
+  std::vector<std::string> purposes;                      // "portraits", "likeness"
+  std::vector<std::string> data_kinds;                    // "photos", "embeddings", "portraits"
   std::string granted_at, retention_until, withdrawn_at;  // ISO 8601 UTC; withdrawn_at "" if not
   bool valid_now() const;                                 // not withdrawn, not expired
   json to_json() const;

@@ -186,9 +186,9 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
 
 ConsentRecord Store::latest(const std::string& subject) {
   check_subject(subject);
-  Stmt q(static_cast<sqlite3*>(db_),
-         (std::string("SELECT ") + kColumns + " FROM consent WHERE subject=? ORDER BY granted_at DESC, rowid DESC LIMIT 1")
-             .c_str());
+  Stmt q(static_cast<sqlite3*>(db_), (std::string("SELECT ") + kColumns +
+                                      " FROM consent WHERE subject=? ORDER BY granted_at DESC, rowid DESC LIMIT 1")
+                                         .c_str());
   q.bind(1, subject);
   return q.step() ? record_from(q) : ConsentRecord{};
 }
@@ -207,12 +207,15 @@ ConsentRecord Store::require(const std::string& subject, const std::string& purp
                           " --by NAME --purposes portraits,likeness --retention DAYS";
   if (r.id.empty()) throw Error(ErrorCode::no_consent, "no consent record for subject '" + subject + "'." + how);
   if (!r.withdrawn_at.empty())
-    throw Error(ErrorCode::no_consent, "subject '" + subject + "' withdrew consent on " + r.withdrawn_at + "." +
-                                           " To continue, consent must be given again:" + how.substr(how.find(':') + 1));
+    throw Error(ErrorCode::no_consent,
+                "subject '" + subject + "' withdrew consent on " + r.withdrawn_at + "." +
+                    " To continue, consent must be given again:" + how.substr(how.find(':') + 1));
   if (!r.valid_now())
-    throw Error(ErrorCode::no_consent, "the consent of subject '" + subject + "' expired on " + r.retention_until + "." + how);
+    throw Error(ErrorCode::no_consent,
+                "the consent of subject '" + subject + "' expired on " + r.retention_until + "." + how);
   if (std::find(r.purposes.begin(), r.purposes.end(), purpose) == r.purposes.end())
-    throw Error(ErrorCode::no_consent, "the consent of subject '" + subject + "' does not cover '" + purpose + "'." + how);
+    throw Error(ErrorCode::no_consent,
+                "the consent of subject '" + subject + "' does not cover '" + purpose + "'." + how);
   return r;
 }
 
@@ -263,7 +266,8 @@ json Store::list() {
 json Store::forget(const std::string& subject) {
   check_subject(subject);
   sqlite3* db = static_cast<sqlite3*>(db_);
-  json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"files", 0}, {"portraits", json::array()}};
+  json removed = {
+      {"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"files", 0}, {"portraits", json::array()}};
   {
     // Portraits made for the subject, if they are still what was made.
     Stmt q(db, "SELECT path, sha256 FROM outputs WHERE subject=?");

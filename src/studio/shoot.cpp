@@ -50,6 +50,25 @@ std::string store_set(const SetCheck& set, const std::string& dir) {
   return path;
 }
 
+// Channels (BGR): blue = synthesised backdrop, green = retouched, red =
+// relit or recoloured; the value is how much (255 = wholly). Only stages that
+// ran contribute; untouched pixels stay 0.
+cv::Mat edit_map(const Frame& out, Recipe recipe) {
+  cv::Mat map(out.image.size(), CV_8UC3, cv::Scalar::all(0));
+  if (recipe.find("backdrop") && !out.alpha.empty() && out.alpha.size() == out.image.size()) {
+    cv::Mat amount;
+    cv::Mat(1.0 - out.alpha).convertTo(amount, CV_8U, 255.0);
+    if (!out.outside.empty()) amount.setTo(255, out.outside);
+    cv::Mat ch[3];
+    cv::split(map, ch);
+    ch[0] = amount;
+    cv::merge(ch, 3, map);
+  } else if (!out.outside.empty()) {
+    map.setTo(cv::Scalar(255, 0, 0), out.outside);
+  }
+  return map;
+}
+
 }  // namespace
 
 std::vector<std::string> list_images(const std::string& dir) {
@@ -216,7 +235,10 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                               stage.c2pa_source_type()});
       }
       const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
+      std::string summary;
+      for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;
       entry = {{"file", path},
+               {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
                {"source", source_file},
                {"likeness", likeness},
                {"passed", true},
@@ -237,6 +259,13 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                          {"generator", std::string("likeness ") + LIKENESS_VERSION}};
       write_file_atomic(path, signed_bytes);
       store.add_output(opt.subject, path, sha256_hex(signed_bytes));
+      // The edit map: per pixel, how much each kind of change touched it
+      // (blue: synthesised backdrop; black: the photo's own pixels).
+      const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
+      const std::string map_bytes = encode_image(edit_map(out, recipe), ImageFormat::png, 0);
+      write_file_atomic(map_path, map_bytes);
+      store.add_output(opt.subject, map_path, sha256_hex(map_bytes));
+      entry["edit_map"] = map_path;
       write_file_atomic(sidecar, side.dump(2) + "\n");
       break;
     }

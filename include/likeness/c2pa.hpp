@@ -22,7 +22,9 @@ class Signer {
   static Signer installation();
   // A user's own certificate chain (PEM, leaf first) and private key (PEM).
   static Signer from_files(const std::string& chain_pem, const std::string& key_pem);
-  static std::string installation_ca_pem();  // the CA others can trust
+  // The CA others can trust; create=false gives "" where none exists yet
+  // (verifying a file must not mint a signing identity).
+  static std::string installation_ca_pem(bool create = true);
 
   const std::vector<std::string>& chain_der() const { return chain_der_; }
   // ES256: SHA-256 + ECDSA P-256, as raw r||s (64 bytes).

@@ -11,6 +11,9 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // Reads a whole file; throws bad_input naming the file when it cannot.
 std::string read_file(const std::string& path, size_t max_bytes);
 
+// A path's extension, lowercase, without the dot ("photo.JPG" -> "jpg").
+std::string lower_extension(const std::string& path);
+
 // $XDG_CACHE_HOME/likeness or ~/.cache/likeness, or $LIKENESS_CACHE.
 std::string cache_dir();
 

@@ -6,8 +6,10 @@
 
 namespace likeness {
 
-// SHA-256 (OpenSSL) as lowercase hex.
+// SHA-256 (OpenSSL) as lowercase hex, or as the 32 raw bytes.
 std::string sha256_hex(std::string_view bytes);
+std::string sha256_raw(std::string_view bytes);
+std::string to_hex(std::string_view bytes);  // lowercase
 std::string sha256_file(const std::string& path);
 
 // Incremental hasher for composing cache keys from parts.
@@ -21,6 +23,7 @@ class Sha256 {
   // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
   Sha256& field(std::string_view bytes);
   std::string hex();
+  std::string digest();  // raw bytes
 
  private:
   void* ctx_;

@@ -26,20 +26,28 @@ Sha256& Sha256::field(std::string_view bytes) {
   return update(bytes);
 }
 
-std::string Sha256::hex() {
+std::string Sha256::digest() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md, &n);
+  return std::string(reinterpret_cast<const char*>(md), n);
+}
+
+std::string Sha256::hex() { return to_hex(digest()); }
+
+std::string to_hex(std::string_view bytes) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  for (unsigned int i = 0; i < n; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 15];
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
   }
   return out;
 }
 
 std::string sha256_hex(std::string_view bytes) { return Sha256().update(bytes).hex(); }
+std::string sha256_raw(std::string_view bytes) { return Sha256().update(bytes).digest(); }
 
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -166,9 +166,7 @@ ImageFormat format_from_name(const std::string& name) {
 }
 
 ImageFormat format_from_path(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  if (!ext.empty()) ext = ext.substr(1);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  const std::string ext = lower_extension(path);
   if (ext == "jpeg" || ext == "jpg" || ext == "png" || ext == "webp") return format_from_name(ext);
   throw Error(ErrorCode::usage, "'" + path + "' should end in .jpg, .png or .webp");
 }

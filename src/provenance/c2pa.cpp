@@ -33,25 +33,13 @@ uint32_t get32(const std::string& s, size_t at) {
 }
 uint16_t get16(const std::string& s, size_t at) { return uint16_t((uint8_t(s[at]) << 8) | uint8_t(s[at + 1])); }
 
-std::string raw_sha256(std::string_view data) {
-  std::array<unsigned char, 32> d{};
-  EVP_Digest(data.data(), data.size(), d.data(), nullptr, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<char*>(d.data()), d.size());
-}
-
 std::string uuid4() {
   unsigned char b[16];
   RAND_bytes(b, sizeof b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s.push_back('-');
-    s.push_back(hex[b[i] >> 4]);
-    s.push_back(hex[b[i] & 15]);
-  }
-  return s;
+  const std::string h = to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 
 uint32_t crc32(std::string_view data) {
@@ -297,19 +285,12 @@ bool find_store(const std::string& a, Found& f) {
   return found;
 }
 
-std::string to_hex(const std::string& b) {
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) s.push_back(hex[c >> 4]), s.push_back(hex[c & 15]);
-  return s;
-}
-
 }  // namespace
 
 std::string sign_c2pa(const std::string& asset, const ManifestInput& in, const Signer& signer) {
   const Placement where = place(asset);
   const std::string label = "urn:c2pa:" + uuid4();
-  const std::string data_hash = raw_sha256(asset);  // the asset without the manifest = all but the exclusion
+  const std::string data_hash = sha256_raw(asset);  // the asset without the manifest = all but the exclusion
 
   // Assertions that do not depend on the manifest's size.
   const json ingredient = {{"relationship", "parentOf"},
@@ -321,7 +302,7 @@ std::string sign_c2pa(const std::string& asset, const ManifestInput& in, const S
     return box("cbor", std::string(reinterpret_cast<const char*>(v.data()), v.size()));
   };
   // A hashed URI covers the assertion superbox without its 8-byte header.
-  auto content_hash = [](const std::string& sb) { return raw_sha256(std::string_view(sb).substr(8)); };
+  auto content_hash = [](const std::string& sb) { return sha256_raw(std::string_view(sb).substr(8)); };
   const std::string ingredient_box = superbox("cbor", "c2pa.ingredient.v3", {cbor_box(ingredient)});
 
   json actions = json::array();
@@ -425,7 +406,7 @@ Verification verify_c2pa(const std::string& asset, const std::string& trust_pem)
         continue;
       }
       const auto& h = ref.at("hash").get_binary();
-      if (raw_sha256(a->content) != std::string(h.begin(), h.end())) problem("assertion.hashedURI.mismatch", name);
+      if (sha256_raw(a->content) != std::string(h.begin(), h.end())) problem("assertion.hashedURI.mismatch", name);
       if (const Jumbf* c = a->payload("cbor")) decoded[name] = json::from_cbor(c->content);
     }
     // Hard binding: the asset's bytes outside the exclusions.
@@ -446,7 +427,7 @@ Verification verify_c2pa(const std::string& asset, const std::string& trust_pem)
       }
       kept.append(asset, pos, std::string::npos);
       const auto& h = hd.at("hash").get_binary();
-      if (raw_sha256(kept) != std::string(h.begin(), h.end()))
+      if (sha256_raw(kept) != std::string(h.begin(), h.end()))
         problem("assertion.dataHash.mismatch", "the image bytes changed after signing");
       const auto& ex0 = hd.at("exclusions").at(0);
       if (ex0.at("start") != f.start || ex0.at("length") != f.length)
@@ -501,7 +482,7 @@ Verification verify_c2pa(const std::string& asset, const std::string& trust_pem)
     if (!sig_ok) problem("claimSignature.mismatch", "the claim's signature does not verify");
 
     // The chain against the trust anchors.
-    const std::string anchors = trust_pem.empty() ? Signer::installation_ca_pem() : trust_pem;
+    const std::string anchors = trust_pem.empty() ? Signer::installation_ca_pem(false) : trust_pem;
     X509_STORE* store = X509_STORE_new();
     BIO* bio = BIO_new_mem_buf(anchors.data(), int(anchors.size()));
     while (X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {

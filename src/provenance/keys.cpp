@@ -187,7 +187,8 @@ Signer Signer::installation() {
   return from_files((keys_dir() / "signer.pem").string(), (keys_dir() / "signer.key").string());
 }
 
-std::string Signer::installation_ca_pem() {
+std::string Signer::installation_ca_pem(bool create) {
+  if (!create && !fs::exists(keys_dir() / "ca.pem")) return "";
   ensure_installation_keys();
   return read_file((keys_dir() / "ca.pem").string(), 1 << 20);
 }

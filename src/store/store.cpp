@@ -162,9 +162,7 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
   ConsentRecord r;
   unsigned char b[8];
   RAND_bytes(b, sizeof b);
-  static const char* hex = "0123456789abcdef";
-  r.id = "cr_";
-  for (unsigned char c : b) r.id += hex[c >> 4], r.id += hex[c & 15];
+  r.id = "cr_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
   r.subject = subject;
   r.given_by = by;
   r.on_behalf_of = on_behalf_of;
@@ -267,18 +265,16 @@ json Store::forget(const std::string& subject) {
   check_subject(subject);
   sqlite3* db = static_cast<sqlite3*>(db_);
   json removed = {
-      {"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"files", 0}, {"portraits", json::array()}};
+      {"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"files", 0}, {"outputs", json::array()}};
   {
-    // Portraits made for the subject, if they are still what was made.
+    // What shoot wrote for the subject (portraits, sidecars, edit maps,
+    // reports), if each is still what was written.
     Stmt q(db, "SELECT path, sha256 FROM outputs WHERE subject=?");
     q.bind(1, subject);
     while (q.step()) {
       const std::string path = q.text(0), sha = q.text(1);
       std::error_code ec;
-      if (fs::exists(path, ec) && sha256_file(path) == sha && fs::remove(path, ec)) {
-        removed["portraits"].push_back(path);
-        fs::remove(fs::path(path).replace_extension(".json"), ec);  // its sidecar
-      }
+      if (fs::exists(path, ec) && sha256_file(path) == sha && fs::remove(path, ec)) removed["outputs"].push_back(path);
     }
   }
   for (const auto& [table, key] : {std::pair<const char*, const char*>{"consent", "consent_records"},

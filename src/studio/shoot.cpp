@@ -77,20 +77,20 @@ std::vector<std::string> list_images(const std::string& dir) {
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file()) continue;
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    for (const char* ok : {".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif", ".tif", ".tiff"})
+    const std::string ext = lower_extension(e.path().string());
+    for (const char* ok : {"jpg", "jpeg", "png", "webp", "heic", "heif", "tif", "tiff"})
       if (ext == ok) files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   if (files.empty()) throw_bad_input(dir, "holds no photos (.jpg, .png, .webp, .heic, .tif)");
-  if (files.size() > 20)
-    throw_bad_input(dir, "holds " + std::to_string(files.size()) + " photos; likeness takes 1 to 20 of one person");
   return files;
 }
 
 SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject,
                           const std::string& purpose, std::string* stored) {
+  if (files.size() > 20)
+    throw Error(ErrorCode::bad_input,
+                std::to_string(files.size()) + " photos given; likeness takes 1 to 20 photos of one person");
   if (subject.empty()) {
     set_analysis_store("");  // transient: nothing about the person is kept
     return check_set(files, ctx);
@@ -266,7 +266,9 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
       write_file_atomic(map_path, map_bytes);
       store.add_output(opt.subject, map_path, sha256_hex(map_bytes));
       entry["edit_map"] = map_path;
-      write_file_atomic(sidecar, side.dump(2) + "\n");
+      const std::string side_bytes = side.dump(2) + "\n";
+      write_file_atomic(sidecar, side_bytes);
+      store.add_output(opt.subject, sidecar, sha256_hex(side_bytes));
       break;
     }
     if (entry.is_null())

@@ -291,8 +291,6 @@ int main(int argc, char** argv) {
           files.push_back(p);
         }
       }
-      if (files.size() > 20)
-        throw Error(ErrorCode::bad_input, std::to_string(files.size()) + " photos given; likeness takes 1 to 20");
       std::string stored;
       const SetCheck set = check_references(files, ctx, check_subject, "likeness", &stored);
       progress.finish();
@@ -345,9 +343,9 @@ int main(int argc, char** argv) {
         if (!c_json)
           std::printf(
               "forgot '%s': %d consent records, %d photo digests, %d files (analyses, baselines), %zu "
-              "portraits\n",
+              "files shoot wrote (portraits, sidecars, edit maps, reports)\n",
               forget_subject.c_str(), out["consent_records"].get<int>(), out["photo_digests"].get<int>(),
-              out["files"].get<int>(), out["portraits"].size());
+              out["files"].get<int>(), out["outputs"].size());
       } else if (*purge_cmd) {
         out = store.purge();
         if (!c_json) std::printf("purged %zu subjects past retention or withdrawn\n", out.size());
@@ -380,12 +378,14 @@ int main(int argc, char** argv) {
         for (const auto& p : v.problems) std::printf("  problem: %s\n", p.c_str());
         if (v.manifest.contains("actions"))
           for (const auto& a : v.manifest["actions"]) {
-            std::string line = "  action: " + a.value("action", std::string());
-            if (a.contains("description")) line += " — " + a["description"].get<std::string>();
-            if (a.contains("digitalSourceType"))
-              line += " [" +
-                      a["digitalSourceType"].get<std::string>().substr(std::string(kDigitalSourceTypeBase).size()) +
-                      "]";
+            if (!a.is_object()) continue;  // a foreign manifest may hold anything
+            auto text = [&](const char* k) { return a.contains(k) && a[k].is_string() ? a[k].get<std::string>() : ""; };
+            std::string line = "  action: " + text("action");
+            if (!text("description").empty()) line += " — " + text("description");
+            std::string type = text("digitalSourceType");
+            if (type.rfind(kDigitalSourceTypeBase, 0) == 0)
+              type = type.substr(std::string(kDigitalSourceTypeBase).size());
+            if (!type.empty()) line += " [" + type + "]";
             std::printf("%s\n", line.c_str());
           }
       }

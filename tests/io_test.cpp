@@ -148,9 +148,9 @@ TEST(Decode, CmykAndDisplayP3AreConvertedToSrgb) {
 }
 
 TEST(Decode, ExifOrientationIsApplied) {
-  // A 40x20 image, left half white; saved with orientation 6 (rotate 90 CW).
-  cv::Mat m(20, 40, CV_8UC3, cv::Scalar(0, 0, 0));
-  m(cv::Rect(0, 0, 20, 20)).setTo(cv::Scalar(255, 255, 255));
+  // An 80x40 image, left half white; saved with orientation 6 (rotate 90 CW).
+  cv::Mat m(40, 80, CV_8UC3, cv::Scalar(0, 0, 0));
+  m(cv::Rect(0, 0, 40, 40)).setTo(cv::Scalar(255, 255, 255));
   const std::string jpg = encode_image(m, ImageFormat::jpeg, 95);
   auto image = Exiv2::ImageFactory::open(reinterpret_cast<const Exiv2::byte*>(jpg.data()), long(jpg.size()));
   image->readMetadata();
@@ -161,11 +161,11 @@ TEST(Decode, ExifOrientationIsApplied) {
   Exiv2::DataBuf buf = io.read(long(io.size()));
   DecodedImage d = decode_image_bytes(std::string(reinterpret_cast<char*>(buf.pData_), size_t(buf.size_)), "rot.jpg");
   EXPECT_EQ(d.orientation, 6);
-  ASSERT_EQ(d.bgr.cols, 20);
-  ASSERT_EQ(d.bgr.rows, 40);
+  ASSERT_EQ(d.bgr.cols, 40);
+  ASSERT_EQ(d.bgr.rows, 80);
   // Rotated 90 degrees clockwise: the white left half is now the top half.
-  EXPECT_GT(d.bgr.at<cv::Vec3b>(5, 10)[0], 200);
-  EXPECT_LT(d.bgr.at<cv::Vec3b>(35, 10)[0], 50);
+  EXPECT_GT(d.bgr.at<cv::Vec3b>(10, 20)[0], 200);
+  EXPECT_LT(d.bgr.at<cv::Vec3b>(70, 20)[0], 50);
 }
 
 TEST(Encode, EveryFormatCarriesSrgbAndRoundTrips) {

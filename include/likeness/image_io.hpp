@@ -8,6 +8,11 @@
 
 namespace likeness {
 
+// Smaller or more elongated images cannot hold a face (and would reach the
+// models as empty or degenerate inputs): they are refused at the header.
+inline constexpr int kMinImageSide = 32;
+inline constexpr int kMaxAspect = 20;
+
 struct DecodeLimits {
   size_t max_bytes = 50u * 1024 * 1024;  // a file over 50 MB is refused
   uint64_t max_pixels = 100'000'000;     // more than 100 MP is refused

@@ -3,6 +3,7 @@
 #include <vips/vips.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -23,12 +24,25 @@ struct VipsUnref {
 using VipsPtr = std::unique_ptr<VipsImage, VipsUnref>;
 
 // libvips keeps errors in a per-process buffer; take and clear it at once.
+// Its last line is the decoder's own words; a line with no words in it (a
+// bare code such as libheif's " (2.100)") becomes a plain explanation.
 std::string vips_message() {
   std::string msg = vips_error_buffer();
   vips_error_clear();
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   if (auto nl = msg.rfind('\n'); nl != std::string::npos) msg = msg.substr(nl + 1);
-  return msg.empty() ? "the file is corrupt or truncated" : msg;
+  // "loader: words" -> "words" when the words say something.
+  std::string words = msg;
+  if (auto colon = words.find(": "); colon != std::string::npos && colon < 24) words = words.substr(colon + 2);
+  size_t letters = 0;
+  for (char c : words) letters += std::isalpha(static_cast<unsigned char>(c)) ? 1 : 0;
+  if (letters < 4) {
+    std::string code;
+    for (char c : words)
+      if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') code += c;
+    return "the file is truncated or corrupt" + (code.empty() ? std::string() : " (decoder code " + code + ")");
+  }
+  return words;
 }
 
 std::string loader_format(std::string loader) {
@@ -36,6 +50,67 @@ std::string loader_format(std::string loader) {
   for (const char* f : {"jpeg", "png", "webp", "heif", "tiff"})
     if (loader.find(f) != std::string::npos) return f;
   return {};
+}
+
+// libvips reports a decoder's warnings (libjpeg's "Corrupt JPEG data", a PNG
+// with missing rows) through GLib's log. They must not reach the user's
+// terminal as stray VIPS-WARNING lines: with fail_on=warning every one of
+// them already fails the decode and comes back as the error's reason. The
+// handler keeps the words for the decode running on this thread.
+thread_local std::string* t_warnings = nullptr;
+
+void vips_log(const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
+  if (t_warnings && message && *message) {
+    if (!t_warnings->empty()) *t_warnings += "; ";
+    *t_warnings += message;
+  }
+}
+
+struct WarningCapture {
+  std::string text;
+  WarningCapture() { t_warnings = &text; }
+  ~WarningCapture() { t_warnings = nullptr; }
+};
+
+std::string pixel_count(uint64_t px) {
+  // 100,010,000 — exact, so a limit and a value just over it never read alike.
+  std::string digits = std::to_string(px), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// EXIF orientation 1-8 -> the upright image (what the camera saw).
+cv::Mat upright(const cv::Mat& m, int orientation) {
+  cv::Mat r;
+  switch (orientation) {
+    case 2:
+      cv::flip(m, r, 1);
+      return r;
+    case 3:
+      cv::rotate(m, r, cv::ROTATE_180);
+      return r;
+    case 4:
+      cv::flip(m, r, 0);
+      return r;
+    case 5:
+      cv::transpose(m, r);
+      return r;
+    case 6:
+      cv::rotate(m, r, cv::ROTATE_90_CLOCKWISE);
+      return r;
+    case 7:
+      cv::transpose(m, r);
+      cv::rotate(r, r, cv::ROTATE_180);
+      return r;
+    case 8:
+      cv::rotate(m, r, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return r;
+    default:
+      return m;
+  }
 }
 
 }  // namespace
@@ -47,6 +122,8 @@ void init_image_io() {
     vips_block_untrusted_set(TRUE);
     vips_cache_set_max(0);  // likeness caches whole stage results itself
     vips_concurrency_set(2);
+    g_log_set_handler("VIPS", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO), vips_log,
+                      nullptr);
   });
 }
 
@@ -60,6 +137,7 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
   if (bytes.size() > limits.max_bytes)
     throw_bad_input(name, "file is over the " + std::to_string(limits.max_bytes / (1024 * 1024)) + " MB limit");
 
+  WarningCapture warnings;
   const char* loader = vips_foreign_find_load_buffer(bytes.data(), bytes.size());
   vips_error_clear();
   const std::string format = loader ? loader_format(loader) : std::string();
@@ -69,44 +147,62 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
   out.file = name;
   out.format = format;
 
+  // Every decoder warning is an error (fail_on=warning): a file with missing
+  // rows or corrupt data is refused, never half-decoded into grey.
+  auto open = [&](int shrink) {
+    return shrink > 1 ? vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                                   "fail_on", VIPS_FAIL_ON_WARNING, "shrink", shrink, nullptr)
+                      : vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL,
+                                                   "fail_on", VIPS_FAIL_ON_WARNING, nullptr);
+  };
+  auto fail = [&](const std::string& what) {
+    std::string why = vips_message();
+    if (!warnings.text.empty() && why.find(warnings.text) == std::string::npos) why += " (" + warnings.text + ")";
+    throw_bad_input(name, what + ": " + why);
+  };
+
   // Header only: libvips decodes no pixels until they are asked for.
-  VipsPtr head(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                          VIPS_FAIL_ON_ERROR, nullptr));
-  if (!head) throw_bad_input(name, "cannot read the " + format + " header: " + vips_message());
+  VipsPtr head(open(1));
+  if (!head) fail("cannot read the " + format + " header");
   out.source_width = vips_image_get_width(head.get());
   out.source_height = vips_image_get_height(head.get());
   const uint64_t pixels = uint64_t(out.source_width) * uint64_t(out.source_height);
-  if (pixels > limits.max_pixels)
-    throw_bad_input(name, std::to_string(out.source_width) + "x" + std::to_string(out.source_height) + " is " +
-                              std::to_string(pixels / 1'000'000) + " MP; the limit is " +
-                              std::to_string(limits.max_pixels / 1'000'000) + " MP");
+  const std::string dims = std::to_string(out.source_width) + "x" + std::to_string(out.source_height) + " px";
   if (out.source_width <= 0 || out.source_height <= 0) throw_bad_input(name, "the image has no pixels");
+  if (pixels > limits.max_pixels)
+    throw_bad_input(name, dims + " is " + pixel_count(pixels) + " pixels, over the limit of " +
+                              pixel_count(limits.max_pixels) + " (" + std::to_string(limits.max_pixels / 1'000'000) +
+                              " MP)");
+  const int short_side = std::min(out.source_width, out.source_height);
+  const int long_side = std::max(out.source_width, out.source_height);
+  if (short_side < kMinImageSide)
+    throw_bad_input(name, dims + " is too small to hold a face: a photo needs at least " +
+                              std::to_string(kMinImageSide) + " px on each side");
+  if (long_side > kMaxAspect * short_side)
+    throw_bad_input(name, dims + " is a strip, not a photo: its long side is more than " + std::to_string(kMaxAspect) +
+                              " times its short side");
 
   VipsPtr img;
-  if (limits.shrink_to > 0 && (format == "jpeg" || format == "webp" || format == "heif")) {
-    // Shrink-on-load: decode at a power-of-two reduction that keeps the long
-    // side at least shrink_to (JPEG DCT scaling, WebP/HEIF thumbnails).
-    const int long_side = std::max(out.source_width, out.source_height);
+  if (limits.shrink_to > 0 && format == "jpeg") {
+    // Shrink-on-load: JPEG DCT scaling by a power of two that keeps the long
+    // side at least shrink_to.
     int shrink = 1;
-    while (format == "jpeg" && shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
-    if (shrink > 1)
-      img.reset(vips_image_new_from_buffer(bytes.data(), bytes.size(), "", "access", VIPS_ACCESS_SEQUENTIAL, "fail_on",
-                                           VIPS_FAIL_ON_ERROR, "shrink", shrink, nullptr));
+    while (shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
+    if (shrink > 1) {
+      img.reset(open(shrink));
+      if (!img) fail("cannot decode");
+    }
   }
   if (!img)
     img = std::move(head);
   else
     head.reset();
-  if (!img) throw_bad_input(name, "cannot decode: " + vips_message());
 
   if (vips_image_get_typeof(img.get(), VIPS_META_ORIENTATION)) {
     int o = 1;
-    if (vips_image_get_int(img.get(), VIPS_META_ORIENTATION, &o) == 0) out.orientation = o;
+    if (vips_image_get_int(img.get(), VIPS_META_ORIENTATION, &o) == 0 && o >= 1 && o <= 8) out.orientation = o;
   }
   VipsImage* t = nullptr;
-  if (vips_autorot(img.get(), &t, nullptr) != 0) throw_bad_input(name, "cannot orient: " + vips_message());
-  img.reset(t);
-
   if (vips_image_get_typeof(img.get(), VIPS_META_ICC_NAME)) {
     // Display P3, Adobe RGB, CMYK profiles ... -> sRGB (8 bit).
     if (vips_icc_transform(img.get(), &t, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE, nullptr) == 0) {
@@ -125,36 +221,44 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
     VipsArrayDouble* white = vips_array_double_newv(1, max_alpha);
     int rc = vips_flatten(img.get(), &t, "background", white, "max_alpha", max_alpha, nullptr);
     vips_area_unref(VIPS_AREA(white));
-    if (rc != 0) throw_bad_input(name, "cannot remove the alpha channel: " + vips_message());
+    if (rc != 0) fail("cannot remove the alpha channel");
     img.reset(t);
     out.had_alpha = true;
     out.notes += "flattened transparency onto white; ";
   }
-  if (vips_colourspace(img.get(), &t, VIPS_INTERPRETATION_sRGB, nullptr) != 0)
-    throw_bad_input(name, "cannot convert to sRGB: " + vips_message());
+  if (vips_colourspace(img.get(), &t, VIPS_INTERPRETATION_sRGB, nullptr) != 0) fail("cannot convert to sRGB");
   img.reset(t);
   if (vips_image_get_format(img.get()) != VIPS_FORMAT_UCHAR) {
-    if (vips_cast_uchar(img.get(), &t, nullptr) != 0)
-      throw_bad_input(name, "cannot convert to 8 bit: " + vips_message());
+    if (vips_cast_uchar(img.get(), &t, nullptr) != 0) fail("cannot convert to 8 bit");
     img.reset(t);
   }
   if (vips_image_get_bands(img.get()) > 3) {
-    if (vips_extract_band(img.get(), &t, 0, "n", 3, nullptr) != 0) throw_bad_input(name, vips_message());
+    if (vips_extract_band(img.get(), &t, 0, "n", 3, nullptr) != 0) fail("cannot convert to RGB");
     img.reset(t);
   }
   if (vips_image_get_bands(img.get()) != 3) throw_bad_input(name, "unexpected band count after conversion");
 
+  // Decode top to bottom in one sequential pass (what the loaders stream
+  // best), into memory; only then turn it upright. Rotating a sequential
+  // image would ask the decoder for rows out of order.
   size_t len = 0;
   void* mem = vips_image_write_to_memory(img.get(), &len);
-  if (!mem) throw_bad_input(name, "cannot decode pixels (truncated or corrupt?): " + vips_message());
+  if (!mem) fail("cannot decode the pixels (the file is truncated or corrupt)");
+  if (!warnings.text.empty()) {
+    g_free(mem);
+    throw_bad_input(name, "the decoder reported damage: " + warnings.text);
+  }
   const int w = vips_image_get_width(img.get()), h = vips_image_get_height(img.get());
+  img.reset();
   if (len != size_t(w) * size_t(h) * 3) {
     g_free(mem);
     throw_bad_input(name, "decoded size does not match the header");
   }
   cv::Mat rgb(h, w, CV_8UC3, mem);
-  cv::cvtColor(rgb, out.bgr, cv::COLOR_RGB2BGR);
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   g_free(mem);
+  out.bgr = upright(bgr, out.orientation);
   return out;
 }
 

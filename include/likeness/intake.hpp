@@ -68,6 +68,16 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true);
 // and benchmarks.
 void set_analysis_store(const std::string& dir);
 
+// The portrait a photo is judged as a source for: the frame stage's output
+// size and crop (its declared defaults unless a shoot asks for others).
+// `span` is the frame's height in eye distances for the crop.
+struct PortraitTarget {
+  int width = 0, height = 0;
+  std::string crop;
+  double span = 0;
+  static PortraitTarget from_frame_params(const json& frame_params);  // missing keys: the stage's defaults
+};
+
 // Flags, in the order of their weight. Reject flags exclude the photo; the
 // others make a photo "usable" instead of "good" and lower its rank.
 struct FlagInfo {
@@ -141,9 +151,11 @@ struct SetCheck {
 // Analyses every photo (in parallel on ctx.threads), decides the subject of
 // each, flags, ranks, and computes the baseline.
 // use_cache=false re-analyses every photo (benchmarks).
-SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache = true);
+SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache = true,
+                   const PortraitTarget& target = PortraitTarget::from_frame_params({}));
 // The set-level decisions on already analysed photos.
-SetCheck decide_set(std::vector<PhotoAnalysis> analyses);
+SetCheck decide_set(std::vector<PhotoAnalysis> analyses,
+                    const PortraitTarget& target = PortraitTarget::from_frame_params({}));
 
 // Contact sheet: thumbnails with verdict badges and the reason for each reject.
 void write_contact_sheet(const SetCheck& set, const std::string& path);

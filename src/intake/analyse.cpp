@@ -193,6 +193,25 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     opt.min_face = 40;
     faces = fa.analyze(work, false, opt);
   }
+  // A face that fills the photo (a crop from forehead to chin) is too big
+  // for the detector's anchors and has no context around it: search again
+  // with the photo set into a frame of its own edge colours, and measure
+  // there; geometry is shifted back below.
+  cv::Point2f pad_offset(0, 0);
+  if (faces.empty()) {
+    const int pad = std::max(work.cols, work.rows) / 2;
+    cv::Mat padded;
+    cv::copyMakeBorder(work, padded, pad, pad, pad, pad, cv::BORDER_REPLICATE);
+    cv::GaussianBlur(padded, padded, cv::Size(0, 0), 1.0 + pad / 16.0);
+    work.copyTo(padded(cv::Rect(pad, pad, work.cols, work.rows)));
+    DetectOptions popt;
+    popt.min_face = std::max(40, work.cols / 3);
+    faces = fa.analyze(padded, false, popt);
+    if (!faces.empty()) {
+      work = padded;
+      pad_offset = cv::Point2f(float(pad), float(pad));
+    }
+  }
   a.faces_found = int(faces.size());
   std::sort(faces.begin(), faces.end(), [](const Face& x, const Face& y) { return x.box.area() > y.box.area(); });
   if (faces.size() > size_t(kMaxCandidates)) faces.resize(kMaxCandidates);
@@ -232,8 +251,9 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     af.face = f;
     // Store geometry in the photo's own pixels.
     const float k = float(to_original);
-    af.face.box = cv::Rect2f(f.box.x * k, f.box.y * k, f.box.width * k, f.box.height * k);
-    for (auto& p : af.face.landmarks) p *= k;
+    af.face.box =
+        cv::Rect2f((f.box.x - pad_offset.x) * k, (f.box.y - pad_offset.y) * k, f.box.width * k, f.box.height * k);
+    for (auto& p : af.face.landmarks) p = (p - pad_offset) * k;
     a.faces.push_back(std::move(af));
   }
 

@@ -12,6 +12,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/intake.hpp"
+#include "stages/stages.hpp"
 
 namespace likeness {
 
@@ -31,6 +32,12 @@ constexpr float kOccluded = 0.5f;
 constexpr float kExtremeYaw = 50, kExtremePitch = 30;
 constexpr float kLowQuality = 65;    // BRISQUE of the head region
 constexpr float kAmbiguous = 0.01f;  // two faces matching the set this closely: undecidable
+// Room around the eyes, in eye distances, below which the photo's edges cut
+// off hair (above), neck and shoulders (below) or the ears (sides). A
+// headshot at the eye line needs about 1.8 / 3.2 / 2.0; a crop from
+// forehead to chin has about 1.2 / 2.0 / 1.2.
+constexpr float kRoomAbove = 1.5f, kRoomBelow = 2.6f, kRoomSide = 1.4f;
+constexpr float kMaxEnlargement = 3.0f;  // more than this and the portrait looks soft
 
 const char* kFlagAdvice(const std::string& flag) {
   static const std::pair<const char*, const char*> advice[] = {
@@ -52,6 +59,12 @@ const char* kFlagAdvice(const std::string& flag) {
       {"low_quality",
        "The photo shows compression or processing artefacts; use the original rather than a screenshot or download."},
       {"group_photo", "Other people are in this photo (they were ignored); a photo of just you makes a better source."},
+      {"too_tight",
+       "The photo is cropped tight around your face, so a portrait would have no hair, neck or shoulders; use the "
+       "uncropped original or a photo taken from further away."},
+      {"low_resolution",
+       "This photo has too few pixels for the portrait size asked for, so it would look soft; use the original or "
+       "a higher-resolution photo."},
   };
   for (const auto& [id, text] : advice)
     if (flag == id) return text;
@@ -170,7 +183,31 @@ void decide_subjects(std::vector<PhotoCheck>& photos, std::vector<std::string>& 
   }
 }
 
-void flag_photo(PhotoCheck& pc) {
+// How much room the photo leaves around the eyes, and how far the frame
+// stage would enlarge the face for the target portrait.
+struct Fit {
+  float above = 0, below = 0, side = 0;  // in eye distances
+  float enlargement = 0;
+  float eye_distance = 0;
+};
+Fit fit_of(const PhotoCheck& pc, const AnalysedFace& f, const PortraitTarget& t) {
+  Fit fit;
+  if (f.face.landmarks.size() != 68 || pc.a.width <= 0) return fit;
+  const cv::Point2f eyes = (f.face.left_eye() + f.face.right_eye()) * 0.5f;
+  const float d = std::max(1.f, f.face.eye_distance());
+  fit.eye_distance = d;
+  fit.above = eyes.y / d;
+  fit.below = (float(pc.a.height) - eyes.y) / d;
+  fit.side = std::min(eyes.x, float(pc.a.width) - eyes.x) / d;
+  // The frame stage's own rule: the crop's span, zoomed in (never below the
+  // tightest span) when the photo cannot hold it.
+  const double fits = std::min(double(pc.a.height) / d, pc.a.width * double(t.height) / (double(t.width) * d));
+  const double span = std::max(kFrameTightestSpan, std::min(t.span, fits));
+  fit.enlargement = float(t.height / (span * d));
+  return fit;
+}
+
+void flag_photo(PhotoCheck& pc, const PortraitTarget& target) {
   if (!pc.a.error.empty()) {
     pc.flags.push_back("unreadable");
   } else if (pc.a.faces.empty()) {
@@ -179,6 +216,10 @@ void flag_photo(PhotoCheck& pc) {
   if (const AnalysedFace* f = pc.measured_face()) {
     const FaceMeasures& m = f->m;
     if (m.temple_px < kTooSmallPx) pc.flags.push_back("too_small");
+    const Fit fit = fit_of(pc, *f, target);
+    if (fit.eye_distance > 0 && (fit.above < kRoomAbove || fit.below < kRoomBelow || fit.side < kRoomSide))
+      pc.flags.push_back("too_tight");
+    if (fit.enlargement > kMaxEnlargement) pc.flags.push_back("low_resolution");
     if (m.sharpness < kBlurry) pc.flags.push_back("blurry");
     if (m.brightness < kDark || m.crushed > kCrushed) pc.flags.push_back("underexposed");
     if (m.brightness > kBright || m.clipped > kClipped) pc.flags.push_back("overexposed");
@@ -211,7 +252,32 @@ void flag_photo(PhotoCheck& pc) {
           "Part of this face is hidden (sunglasses, a hand, hair), and what shows does not match your other photos; "
           "use a photo showing your whole face.";
     if (pc.flags.front() == "unreadable") pc.advice = "This file cannot be read as a photo (" + pc.a.error + ").";
-    if (pc.flags.front() == "too_small") {
+    const Fit fit = pc.measured_face() ? fit_of(pc, *pc.measured_face(), target) : Fit{};
+    auto has = [&](const char* flag) { return std::find(pc.flags.begin(), pc.flags.end(), flag) != pc.flags.end(); };
+    if (pc.flags.front() == "too_tight" || (pc.flags.front() == "too_small" && has("too_tight"))) {
+      std::snprintf(buf, sizeof buf, "The photo ends %s your face: a portrait would have no %s.",
+                    fit.above < kRoomAbove   ? "just above"
+                    : fit.below < kRoomBelow ? "just below"
+                                             : "close beside",
+                    fit.above < kRoomAbove   ? "hair"
+                    : fit.below < kRoomBelow ? "neck or shoulders"
+                                             : "ears or hair");
+      pc.advice = std::string(buf) + " Use the uncropped original or a photo taken from further away";
+      if (has("low_resolution")) {
+        std::snprintf(buf, sizeof buf, "; it is also too small for a %dx%d portrait (%.1fx enlargement)", target.width,
+                      target.height, fit.enlargement);
+        pc.advice += buf;
+      }
+      pc.advice += ".";
+    } else if (pc.flags.front() == "low_resolution" || (pc.flags.front() == "too_small" && has("low_resolution"))) {
+      std::snprintf(buf, sizeof buf,
+                    "Your eyes are %.0f px apart here; a %dx%d %s portrait would enlarge the photo %.1fx and look "
+                    "soft (at most %.0fx looks sharp: eyes at least %.0f px apart). Use the original or a "
+                    "higher-resolution photo.",
+                    fit.eye_distance, target.width, target.height, target.crop.c_str(), fit.enlargement,
+                    double(kMaxEnlargement), std::ceil(fit.eye_distance * fit.enlargement / kMaxEnlargement));
+      pc.advice = buf;
+    } else if (pc.flags.front() == "too_small") {
       std::snprintf(buf, sizeof buf,
                     "Your face is only %.0f px wide here (a headshot needs at least %.0f); use a closer or "
                     "higher-resolution photo.",
@@ -286,6 +352,12 @@ const std::vector<FlagInfo>& flag_list() {
       {"noisy", false, "noise over 5 grey levels on the face"},
       {"low_quality", false, "BRISQUE of the head region over 65 (compression, processing)"},
       {"group_photo", false, "other people are in the photo (ignored)"},
+      {"too_tight", false,
+       "the photo's edge is under 1.5 eye distances above the eyes, 2.6 below or 1.4 beside them (no hair, neck or "
+       "shoulders to frame)"},
+      {"low_resolution", false,
+       "the frame stage would enlarge the face more than 3x for the portrait size asked for (1024x1280 "
+       "head-and-shoulders unless a shoot asks otherwise)"},
   };
   return flags;
 }
@@ -358,7 +430,19 @@ json LikenessScore::to_json() const {
   return {{"raw", round4(raw)}, {"band_position", round4(band_position)}, {"gate", round4(gate)}, {"passed", passed}};
 }
 
-SetCheck decide_set(std::vector<PhotoAnalysis> analyses) {
+PortraitTarget PortraitTarget::from_frame_params(const json& frame_params) {
+  PortraitTarget t;
+  for (const ParamSpec& spec : frame_stage().params()) {
+    const json v = frame_params.contains(spec.key) ? frame_params.at(spec.key) : spec.default_value;
+    if (spec.key == "width") t.width = v.get<int>();
+    if (spec.key == "height") t.height = v.get<int>();
+    if (spec.key == "crop") t.crop = v.get<std::string>();
+  }
+  t.span = frame_crop_span(t.crop);
+  return t;
+}
+
+SetCheck decide_set(std::vector<PhotoAnalysis> analyses, const PortraitTarget& target) {
   SetCheck set;
   for (auto& a : analyses) {
     PhotoCheck pc;
@@ -366,7 +450,7 @@ SetCheck decide_set(std::vector<PhotoAnalysis> analyses) {
     set.photos.push_back(std::move(pc));
   }
   decide_subjects(set.photos, set.advice);
-  for (auto& pc : set.photos) flag_photo(pc);
+  for (auto& pc : set.photos) flag_photo(pc, target);
   for (int i = 0; i < int(set.photos.size()); ++i) {
     PhotoCheck& pc = set.photos[i];
     if (!pc.accepted()) continue;
@@ -388,7 +472,8 @@ SetCheck decide_set(std::vector<PhotoAnalysis> analyses) {
   return set;
 }
 
-SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache) {
+SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache,
+                   const PortraitTarget& target) {
   std::vector<PhotoAnalysis> analyses(files.size());
   std::atomic<size_t> next{0}, done{0};
   std::mutex mu;
@@ -400,6 +485,18 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool 
       try {
         if (ctx.cancel && ctx.cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
         analyses[i] = analyse_photo(files[i], use_cache);
+      } catch (const Error&) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!failure) failure = std::current_exception();
+        next = files.size();
+        return;
+      } catch (const std::exception& e) {
+        // A fault in analysing one photo (a library's assertion on an input
+        // nobody foresaw) is that photo's verdict, not the whole set's.
+        analyses[i] = PhotoAnalysis{};
+        analyses[i].file = files[i];
+        analyses[i].error =
+            std::string("likeness could not analyse it (internal error: ") + e.what() + "); please report this file";
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!failure) failure = std::current_exception();
@@ -417,7 +514,7 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool 
   worker();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
-  return decide_set(std::move(analyses));
+  return decide_set(std::move(analyses), target);
 }
 
 json SetCheck::to_json() const {

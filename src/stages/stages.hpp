@@ -8,4 +8,9 @@ const Stage& frame_stage();     // frame/    head-and-shoulders crop at the outp
 const Stage& matte_stage();     // matte/    ISNet person matte, edge-refined
 const Stage& backdrop_stage();  // backdrop/ studio backdrop composite, no halo
 const Stage& export_stage();    // export/   encode + XMP digital source type
+
+// The frame's height in eye distances for a crop ("headshot",
+// "head-and-shoulders", "half-body"), and the tightest it zooms to.
+double frame_crop_span(const std::string& crop);
+inline constexpr double kFrameTightestSpan = 3.2;
 }  // namespace likeness

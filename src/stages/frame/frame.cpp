@@ -11,13 +11,13 @@
 
 namespace likeness {
 
-namespace {
-// Frame height in inter-ocular distances for each crop.
-double crop_span(const std::string& crop) {
+double frame_crop_span(const std::string& crop) {
   if (crop == "headshot") return 5.0;
   if (crop == "half-body") return 11.0;
   return 7.0;  // head-and-shoulders
 }
+
+namespace {
 
 class FrameStage final : public Stage {
  public:
@@ -49,11 +49,11 @@ class FrameStage final : public Stage {
     const double eye_line = p["eye_line"];
     const cv::Point2f eyes = (face->left_eye() + face->right_eye()) * 0.5f;
     const double d = std::max(4.0f, face->eye_distance());
-    const double wanted = crop_span(p["crop"]);
+    const double wanted = frame_crop_span(p["crop"]);
     // Refine, never invent: the frame stays inside the photo. If the photo
     // is too tight for the crop, zoom in (down to kTightest); the face may
     // sit off-centre or off the eye line rather than leave the photo.
-    constexpr double kTightest = 3.2;
+    constexpr double kTightest = kFrameTightestSpan;
     const double fits = std::min(in.image.rows / d, in.image.cols * double(H) / (double(W) * d));
     const double span = std::max(kTightest, std::min(wanted, fits));
     const double s = H / (span * d);  // output px per source px

@@ -42,21 +42,44 @@ class Store {
   // Throws Error{no_consent} unless the subject has a valid record covering `purpose`.
   ConsentRecord require(const std::string& subject, const std::string& purpose);
 
-  // What a subject's consent covers and what was made.
+  // What a subject's consent covers.
   void add_photo(const std::string& subject, const std::string& sha256);
-  void add_output(const std::string& subject, const std::string& path, const std::string& sha256);
+
+  // Jobs that write outputs (see output_job.hpp): recorded before any file
+  // exists, then staged (every file's final path and SHA-256), committed,
+  // done. Outputs are the files a committed job made.
+  struct JobRow {
+    std::string id, subject, out_dir, staging, state;  // state: writing, committing, committed, done
+    unsigned long long staging_dev = 0, staging_ino = 0;
+  };
+  void begin_job(const JobRow& job);
+  void stage_job(const std::string& id, const std::vector<std::pair<std::string, std::string>>& path_sha,
+                 unsigned long long dev, unsigned long long ino);
+  // The staging folder is now the output folder: the previous jobs' output
+  // rows for that folder go (their files left with the old folder).
+  void commit_job(const std::string& id);
+  void finish_job(const std::string& id);
+  void drop_job(const std::string& id);  // the job and its output rows
+  std::vector<JobRow> unfinished_jobs(const std::string& subject = "");
+  // Output rows whose path lies in dir: path -> subject.
+  std::vector<std::pair<std::string, std::string>> outputs_in(const std::string& dir);
+  // Finishes or undoes every job whose process is gone (its lock is free);
+  // with a subject, only that subject's. Returns what it did.
+  json recover(const std::string& subject = "");
   std::string subject_dir(const std::string& subject);  // analyses and set records live here
 
   // Everything the store holds, per subject.
   json list();
-  // Deletes the subject's records, photo digests, analyses, set records and
-  // the portraits made (if unchanged); returns what was removed.
+  // Deletes the subject's records, photo digests, analyses, set records,
+  // the portraits made (if unchanged) and whatever an unfinished job of the
+  // subject left (its staging folder, whole); returns what was removed.
   json forget(const std::string& subject);
   // forget() for every subject whose retention has passed or who withdrew.
   json purge();
 
  private:
   explicit Store(const std::string& path);
+  void exec(const char* sql);
   void* db_ = nullptr;  // sqlite3*
 };
 

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "likeness/intake.hpp"
 #include "likeness/recipe.hpp"
 
 namespace likeness {
@@ -35,13 +36,15 @@ struct ShootOptions {
   std::string subject;                 // the consent record's subject id (required)
 };
 
-struct SetCheck;
 // `likeness check` on a list of photos. Without a subject nothing is kept.
 // With one, its consent must cover `purpose` (else Error{no_consent}); the
 // analyses, photo digests and the set's record (check + baseline) go to the
 // subject's folder of the store, and the record's path to `stored`.
+// `target`: the portrait the photos are judged as sources for (flags
+// too_tight, low_resolution); the frame stage's defaults unless given.
 SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject = "",
-                          const std::string& purpose = "likeness", std::string* stored = nullptr);
+                          const std::string& purpose = "likeness", std::string* stored = nullptr,
+                          const PortraitTarget& target = PortraitTarget::from_frame_params({}));
 
 // Runs `check`, then the job from the best-ranked sources; writes portrait_NN.<ext> and report.json atomically into
 // out_dir and returns the report. A portrait below the likeness gate is

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
@@ -119,18 +120,42 @@ Store::Store(const std::string& path) {
   ::chmod(path.c_str(), 0600);
   db_ = db;
   sqlite3_busy_timeout(db, 10000);
-  const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "CREATE TABLE IF NOT EXISTS consent (id TEXT PRIMARY KEY, subject TEXT NOT NULL, given_by TEXT, "
-      "on_behalf_of TEXT, basis TEXT, text_version TEXT, text_sha256 TEXT, purposes TEXT, data_kinds TEXT, "
-      "granted_at TEXT, retention_until TEXT, withdrawn_at TEXT);"
-      "CREATE TABLE IF NOT EXISTS photos (subject TEXT, sha256 TEXT, added_at TEXT, UNIQUE(subject, sha256));"
-      "CREATE TABLE IF NOT EXISTS outputs (subject TEXT, path TEXT, sha256 TEXT, made_at TEXT);";
+  // secure_delete: a forgotten person's rows are overwritten, not left in
+  // free pages; synchronous=FULL: a recorded intent survives power loss.
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;");
+  exec("BEGIN IMMEDIATE;");
+  try {
+    Stmt v(db, "PRAGMA user_version");
+    v.step();
+    const int version = sqlite3_column_int(v.s, 0);
+    // Versioned migrations, each run once, in one transaction.
+    if (version < 1)
+      exec(
+          "CREATE TABLE IF NOT EXISTS consent (id TEXT PRIMARY KEY, subject TEXT NOT NULL, given_by TEXT, "
+          "on_behalf_of TEXT, basis TEXT, text_version TEXT, text_sha256 TEXT, purposes TEXT, data_kinds TEXT, "
+          "granted_at TEXT, retention_until TEXT, withdrawn_at TEXT);"
+          "CREATE TABLE IF NOT EXISTS photos (subject TEXT, sha256 TEXT, added_at TEXT, UNIQUE(subject, sha256));"
+          "CREATE TABLE IF NOT EXISTS outputs (subject TEXT, path TEXT, sha256 TEXT, made_at TEXT);");
+    if (version < 2)
+      exec(
+          "ALTER TABLE outputs ADD COLUMN job TEXT;"
+          "CREATE TABLE jobs (id TEXT PRIMARY KEY, subject TEXT NOT NULL, out_dir TEXT NOT NULL, staging TEXT NOT "
+          "NULL, state TEXT NOT NULL, staging_dev INTEGER, staging_ino INTEGER, started_at TEXT);"
+          "CREATE INDEX outputs_path ON outputs(path);"
+          "PRAGMA user_version=2;");
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Store::exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db, schema, nullptr, nullptr, &err) != SQLITE_OK) {
+  if (sqlite3_exec(static_cast<sqlite3*>(db_), sql, nullptr, nullptr, &err) != SQLITE_OK) {
     const std::string msg = err ? err : "?";
     sqlite3_free(err);
-    throw Error(ErrorCode::internal, "store schema: " + msg);
+    throw Error(ErrorCode::internal, "store: " + msg);
   }
 }
 
@@ -223,10 +248,109 @@ void Store::add_photo(const std::string& subject, const std::string& sha256) {
   q.step();
 }
 
-void Store::add_output(const std::string& subject, const std::string& path, const std::string& sha256) {
-  Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO outputs VALUES (?,?,?,?)");
-  q.bind(1, subject).bind(2, fs::absolute(path).string()).bind(3, sha256).bind(4, now_iso());
+void Store::begin_job(const JobRow& j) {
+  check_subject(j.subject);
+  Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO jobs VALUES (?,?,?,?,'writing',NULL,NULL,?)");
+  q.bind(1, j.id).bind(2, j.subject).bind(3, j.out_dir).bind(4, j.staging).bind(5, now_iso());
   q.step();
+}
+
+void Store::stage_job(const std::string& id, const std::vector<std::pair<std::string, std::string>>& path_sha,
+                      unsigned long long dev, unsigned long long ino) {
+  sqlite3* db = static_cast<sqlite3*>(db_);
+  exec("BEGIN IMMEDIATE;");
+  try {
+    std::string subject;
+    {
+      Stmt q(db, "SELECT subject FROM jobs WHERE id=?");
+      q.bind(1, id);
+      if (!q.step()) throw Error(ErrorCode::internal, "store: job " + id + " vanished (forgotten meanwhile?)");
+      subject = q.text(0);
+    }
+    {
+      Stmt q(db, "DELETE FROM outputs WHERE job=?");
+      q.bind(1, id);
+      q.step();
+    }
+    for (const auto& [path, sha] : path_sha) {
+      Stmt q(db, "INSERT INTO outputs (subject, path, sha256, made_at, job) VALUES (?,?,?,?,?)");
+      q.bind(1, subject).bind(2, path).bind(3, sha).bind(4, now_iso()).bind(5, id);
+      q.step();
+    }
+    Stmt q(db, "UPDATE jobs SET state='committing', staging_dev=?, staging_ino=? WHERE id=?");
+    q.bind(1, std::to_string(dev)).bind(2, std::to_string(ino)).bind(3, id);
+    q.step();
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Store::commit_job(const std::string& id) {
+  sqlite3* db = static_cast<sqlite3*>(db_);
+  exec("BEGIN IMMEDIATE;");
+  try {
+    Stmt o(db, "SELECT out_dir FROM jobs WHERE id=?");
+    o.bind(1, id);
+    if (o.step()) {
+      const std::string prefix = o.text(0) + "/";
+      Stmt q(db, "DELETE FROM outputs WHERE substr(path, 1, length(?1)) = ?1 AND (job IS NULL OR job <> ?2)");
+      q.bind(1, prefix).bind(2, id);
+      q.step();
+      Stmt u(db, "UPDATE jobs SET state='committed' WHERE id=?");
+      u.bind(1, id);
+      u.step();
+    }
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+void Store::finish_job(const std::string& id) {
+  Stmt q(static_cast<sqlite3*>(db_), "UPDATE jobs SET state='done' WHERE id=?");
+  q.bind(1, id);
+  q.step();
+}
+
+void Store::drop_job(const std::string& id) {
+  exec("BEGIN IMMEDIATE;");
+  try {
+    for (const char* sql : {"DELETE FROM outputs WHERE job=?", "DELETE FROM jobs WHERE id=?"}) {
+      Stmt q(static_cast<sqlite3*>(db_), sql);
+      q.bind(1, id);
+      q.step();
+    }
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(static_cast<sqlite3*>(db_), "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<Store::JobRow> Store::unfinished_jobs(const std::string& subject) {
+  Stmt q(static_cast<sqlite3*>(db_),
+         "SELECT id, subject, out_dir, staging, state, staging_dev, staging_ino FROM jobs WHERE state <> 'done' AND "
+         "(?1 = '' OR subject = ?1) ORDER BY started_at");
+  q.bind(1, subject);
+  std::vector<JobRow> out;
+  while (q.step()) {
+    JobRow j{q.text(0), q.text(1), q.text(2), q.text(3), q.text(4), 0, 0};
+    j.staging_dev = std::strtoull(q.text(5).c_str(), nullptr, 10);
+    j.staging_ino = std::strtoull(q.text(6).c_str(), nullptr, 10);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::outputs_in(const std::string& dir) {
+  Stmt q(static_cast<sqlite3*>(db_), "SELECT path, subject FROM outputs WHERE substr(path, 1, length(?1)) = ?1");
+  q.bind(1, dir + "/");
+  std::vector<std::pair<std::string, std::string>> out;
+  while (q.step()) out.emplace_back(q.text(0), q.text(1));
+  return out;
 }
 
 std::string Store::subject_dir(const std::string& subject) {
@@ -264,8 +388,28 @@ json Store::list() {
 json Store::forget(const std::string& subject) {
   check_subject(subject);
   sqlite3* db = static_cast<sqlite3*>(db_);
-  json removed = {
-      {"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"files", 0}, {"outputs", json::array()}};
+  json removed = {{"subject", subject},   {"consent_records", 0},     {"photo_digests", 0},
+                  {"files", 0},           {"outputs", json::array()}, {"unfinished_jobs", json::array()},
+                  {"kept", json::array()}};
+  std::set<std::string> out_dirs;
+  {
+    // Jobs that did not finish (killed, or running now): their staging
+    // folders hold nothing but the job's own files, whole or partial.
+    Stmt q(db, "SELECT id, out_dir, staging, state FROM jobs WHERE subject=?");
+    q.bind(1, subject);
+    while (q.step()) {
+      out_dirs.insert(q.text(1));
+      std::error_code ec;
+      fs::remove(fs::path(data_dir()) / "jobs" / (q.text(0) + ".lock"), ec);
+      if (q.text(3) == "done") continue;
+      const std::string staging = q.text(2);
+      for (const std::string& dir : {staging, staging + ".old"})
+        if (fs::exists(dir, ec)) {
+          fs::remove_all(dir, ec);
+          removed["unfinished_jobs"].push_back(dir);
+        }
+    }
+  }
   {
     // What shoot wrote for the subject (portraits, sidecars, edit maps,
     // reports), if each is still what was written.
@@ -274,17 +418,35 @@ json Store::forget(const std::string& subject) {
     while (q.step()) {
       const std::string path = q.text(0), sha = q.text(1);
       std::error_code ec;
-      if (fs::exists(path, ec) && sha256_file(path) == sha && fs::remove(path, ec)) removed["outputs"].push_back(path);
+      if (!fs::exists(path, ec)) continue;
+      if (sha256_file(path) == sha && fs::remove(path, ec))
+        removed["outputs"].push_back(path);
+      else
+        removed["kept"].push_back(path + " (changed since likeness wrote it)");
     }
   }
-  for (const auto& [table, key] : {std::pair<const char*, const char*>{"consent", "consent_records"},
-                                   {"photos", "photo_digests"},
-                                   {"outputs", nullptr}}) {
-    Stmt q(db, (std::string("DELETE FROM ") + table + " WHERE subject=?").c_str());
-    q.bind(1, subject);
-    q.step();
-    if (key) removed[key] = sqlite3_changes(db);
+  for (const auto& dir : out_dirs) {
+    std::error_code ec;
+    if (fs::is_directory(dir, ec) && fs::is_empty(dir, ec)) fs::remove(dir, ec);  // only if nothing else is there
   }
+  exec("BEGIN IMMEDIATE;");
+  try {
+    for (const auto& [table, key] : {std::pair<const char*, const char*>{"consent", "consent_records"},
+                                     {"photos", "photo_digests"},
+                                     {"outputs", nullptr},
+                                     {"jobs", nullptr}}) {
+      Stmt q(db, (std::string("DELETE FROM ") + table + " WHERE subject=?").c_str());
+      q.bind(1, subject);
+      q.step();
+      if (key) removed[key] = sqlite3_changes(db);
+    }
+    exec("COMMIT;");
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    throw;
+  }
+  // The write-ahead log still holds the deleted pages until a checkpoint.
+  sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   const fs::path dir = fs::path(data_dir()) / "subjects" / subject;
   std::error_code ec;
   size_t files = 0;

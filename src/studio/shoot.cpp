@@ -10,6 +10,7 @@
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
+#include "likeness/output_job.hpp"
 #include "likeness/stage.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
@@ -71,6 +72,12 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
 
 }  // namespace
 
+using Files = std::vector<std::pair<std::string, std::string>>;  // file name, bytes
+// Renders every portrait, its sidecar and edit map, and the report, into
+// memory (file names for out_dir); nothing touches the disk.
+static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, const PromptPlan& plan,
+                   const std::string& stored, const ConsentRecord& consent, const std::string& out_dir, Files& files);
+
 std::vector<std::string> list_images(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw_bad_input(dir, "not a folder of photos");
@@ -87,19 +94,19 @@ std::vector<std::string> list_images(const std::string& dir) {
 }
 
 SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject,
-                          const std::string& purpose, std::string* stored) {
+                          const std::string& purpose, std::string* stored, const PortraitTarget& target) {
   if (files.size() > 20)
     throw Error(ErrorCode::bad_input,
                 std::to_string(files.size()) + " photos given; likeness takes 1 to 20 photos of one person");
   if (subject.empty()) {
     set_analysis_store("");  // transient: nothing about the person is kept
-    return check_set(files, ctx);
+    return check_set(files, ctx, true, target);
   }
   Store& store = Store::open();
   store.require(subject, purpose);
   const std::string dir = store.subject_dir(subject);
   set_analysis_store(dir + "/analysis");
-  SetCheck set = check_set(files, ctx);
+  SetCheck set = check_set(files, ctx, true, target);
   for (const auto& p : set.photos)
     if (!p.a.sha256.empty()) store.add_photo(subject, p.a.sha256);
   const std::string path = store_set(set, dir + "/sets");
@@ -118,8 +125,19 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                 "portraits,likeness --retention DAYS");
   Store& store = Store::open();
   const ConsentRecord consent = store.require(opt.subject, "portraits");
+  // The portraits asked for: the references are judged as sources for them.
+  const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose);
+  json frame_params = json::object();
+  {
+    Recipe first = build_recipe(plan, 0);
+    if (opt.overrides.contains("frame"))
+      if (Step* f = first.find("frame"))
+        for (const auto& [k, val] : opt.overrides["frame"].items()) f->params[k] = val;
+    if (const Step* f = first.find("frame")) frame_params = f->params;
+  }
   std::string stored;
-  SetCheck set = check_references(files, ctx, opt.subject, "likeness", &stored);
+  SetCheck set =
+      check_references(files, ctx, opt.subject, "likeness", &stored, PortraitTarget::from_frame_params(frame_params));
   if (opt.min_likeness > set.baseline.gate) {
     set.baseline.gate = opt.min_likeness;
     set.baseline.note += "; raised to " + std::to_string(opt.min_likeness).substr(0, 6) + " by --min-likeness";
@@ -134,16 +152,33 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
     throw Error(ErrorCode::bad_input, "no usable reference photo:" + why);
   }
 
-  const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose);
   if (opt.overrides.contains("export") && opt.overrides["export"].value("format", "jpeg") == "webp")
     throw Error(ErrorInfo{ErrorCode::usage,
                           "Content Credentials are embedded in JPEG and PNG portraits; WebP cannot carry them yet — "
                           "use --export-format jpeg or png",
                           "export", "format", ""});
-  std::error_code ec;
-  fs::create_directories(opt.out_dir, ec);
-  if (ec) throw Error(ErrorCode::internal, "cannot create " + opt.out_dir + ": " + ec.message());
+  // The folder is checked before the work, the files are written after it:
+  // the write phase is short, and a failed render writes nothing.
+  const std::string out_dir = OutputJob::check_folder(store, opt.subject, opt.out_dir);
+  Files outputs;
+  const json report = render(opt, ctx, set, plan, stored, consent, out_dir, outputs);
+  // Every file goes into the job's staging folder and appears in out_dir
+  // together with the others at commit, or not at all.
+  OutputJob job(store, opt.subject, out_dir);
+  try {
+    for (const auto& [name, bytes] : outputs) job.put(name, bytes);
+    job.commit();
+  } catch (const Error& e) {
+    const std::string left = job.abandon();
+    ErrorInfo info = e.info();
+    info.message += left.empty() ? " (nothing was written to " + out_dir + ")" : " (" + left + ")";
+    throw Error(info);
+  }
+  return report;
+}
 
+static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, const PromptPlan& plan,
+                   const std::string& stored, const ConsentRecord& consent, const std::string& out_dir, Files& files) {
   // Sources in the check's ranking; a portrait that fails the likeness gate is
   // re-rendered from the next one (at most three sources are tried).
   struct Source {
@@ -209,7 +244,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
       char name[64];
       std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
                     format_extension(format_from_name(out.encoded_format)).c_str());
-      const std::string path = (fs::path(opt.out_dir) / name).string();
+      const std::string path = (fs::path(out_dir) / name).string();
       json timings = json::object();
       for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
       if (!score.passed) {
@@ -249,6 +284,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                {"timings_ms", timings}};
       // The sidecar: the executed recipe and its provenance, beside the image.
       const std::string sidecar = fs::path(path).replace_extension(".json").string();
+      const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
       entry["sidecar"] = sidecar;
       const json side = {{"file", fs::path(path).filename().string()},
                          {"digital_source_type", out.source_type},
@@ -257,18 +293,13 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                          {"recipe", entry["recipe"]},
                          {"provenance", entry["provenance"]},
                          {"generator", std::string("likeness ") + LIKENESS_VERSION}};
-      write_file_atomic(path, signed_bytes);
-      store.add_output(opt.subject, path, sha256_hex(signed_bytes));
+      files.emplace_back(fs::path(path).filename().string(), signed_bytes);
       // The edit map: per pixel, how much each kind of change touched it
       // (blue: synthesised backdrop; black: the photo's own pixels).
-      const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
-      const std::string map_bytes = encode_image(edit_map(out, recipe), ImageFormat::png, 0);
-      write_file_atomic(map_path, map_bytes);
-      store.add_output(opt.subject, map_path, sha256_hex(map_bytes));
+      files.emplace_back(fs::path(map_path).filename().string(),
+                         encode_image(edit_map(out, recipe), ImageFormat::png, 0));
       entry["edit_map"] = map_path;
-      const std::string side_bytes = side.dump(2) + "\n";
-      write_file_atomic(sidecar, side_bytes);
-      store.add_output(opt.subject, sidecar, sha256_hex(side_bytes));
+      files.emplace_back(fs::path(sidecar).filename().string(), side.dump(2) + "\n");
       break;
     }
     if (entry.is_null())
@@ -292,10 +323,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
       {"purpose", opt.purpose},
       {"prompt", {{"text", opt.prompt}, {"applied", plan.applied}, {"not_applied", plan.not_applied}}},
       {"cache_hits", cache.hits()}};
-  const std::string report_path = (fs::path(opt.out_dir) / "report.json").string();
-  const std::string report_bytes = report.dump(2) + "\n";
-  write_file_atomic(report_path, report_bytes);
-  store.add_output(opt.subject, report_path, sha256_hex(report_bytes));
+  files.emplace_back("report.json", report.dump(2) + "\n");
   return report;
 }
 

@@ -3,6 +3,7 @@
 // analyses (embeddings), set records and the portraits made. Nothing about a
 // person is kept without a valid consent record; one call deletes it all.
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -80,7 +81,8 @@ class Store {
  private:
   explicit Store(const std::string& path);
   void exec(const char* sql);
-  void* db_ = nullptr;  // sqlite3*
+  void transaction(const std::function<void()>& body);  // BEGIN IMMEDIATE ... COMMIT, ROLLBACK on a throw
+  void* db_ = nullptr;                                  // sqlite3*
 };
 
 }  // namespace likeness

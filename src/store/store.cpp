@@ -7,6 +7,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <set>
 
@@ -123,8 +124,7 @@ Store::Store(const std::string& path) {
   // secure_delete: a forgotten person's rows are overwritten, not left in
   // free pages; synchronous=FULL: a recorded intent survives power loss.
   exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;");
-  exec("BEGIN IMMEDIATE;");
-  try {
+  transaction([&] {
     Stmt v(db, "PRAGMA user_version");
     v.step();
     const int version = sqlite3_column_int(v.s, 0);
@@ -143,9 +143,16 @@ Store::Store(const std::string& path) {
           "NULL, state TEXT NOT NULL, staging_dev INTEGER, staging_ino INTEGER, started_at TEXT);"
           "CREATE INDEX outputs_path ON outputs(path);"
           "PRAGMA user_version=2;");
+  });
+}
+
+void Store::transaction(const std::function<void()>& body) {
+  exec("BEGIN IMMEDIATE;");
+  try {
+    body();
     exec("COMMIT;");
   } catch (...) {
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
+    sqlite3_exec(static_cast<sqlite3*>(db_), "ROLLBACK;", nullptr, nullptr, nullptr);
     throw;
   }
 }
@@ -258,8 +265,7 @@ void Store::begin_job(const JobRow& j) {
 void Store::stage_job(const std::string& id, const std::vector<std::pair<std::string, std::string>>& path_sha,
                       unsigned long long dev, unsigned long long ino) {
   sqlite3* db = static_cast<sqlite3*>(db_);
-  exec("BEGIN IMMEDIATE;");
-  try {
+  transaction([&] {
     std::string subject;
     {
       Stmt q(db, "SELECT subject FROM jobs WHERE id=?");
@@ -280,17 +286,12 @@ void Store::stage_job(const std::string& id, const std::vector<std::pair<std::st
     Stmt q(db, "UPDATE jobs SET state='committing', staging_dev=?, staging_ino=? WHERE id=?");
     q.bind(1, std::to_string(dev)).bind(2, std::to_string(ino)).bind(3, id);
     q.step();
-    exec("COMMIT;");
-  } catch (...) {
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 void Store::commit_job(const std::string& id) {
   sqlite3* db = static_cast<sqlite3*>(db_);
-  exec("BEGIN IMMEDIATE;");
-  try {
+  transaction([&] {
     Stmt o(db, "SELECT out_dir FROM jobs WHERE id=?");
     o.bind(1, id);
     if (o.step()) {
@@ -302,11 +303,7 @@ void Store::commit_job(const std::string& id) {
       u.bind(1, id);
       u.step();
     }
-    exec("COMMIT;");
-  } catch (...) {
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 void Store::finish_job(const std::string& id) {
@@ -316,18 +313,13 @@ void Store::finish_job(const std::string& id) {
 }
 
 void Store::drop_job(const std::string& id) {
-  exec("BEGIN IMMEDIATE;");
-  try {
+  transaction([&] {
     for (const char* sql : {"DELETE FROM outputs WHERE job=?", "DELETE FROM jobs WHERE id=?"}) {
       Stmt q(static_cast<sqlite3*>(db_), sql);
       q.bind(1, id);
       q.step();
     }
-    exec("COMMIT;");
-  } catch (...) {
-    sqlite3_exec(static_cast<sqlite3*>(db_), "ROLLBACK;", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
 }
 
 std::vector<Store::JobRow> Store::unfinished_jobs(const std::string& subject) {
@@ -429,8 +421,7 @@ json Store::forget(const std::string& subject) {
     std::error_code ec;
     if (fs::is_directory(dir, ec) && fs::is_empty(dir, ec)) fs::remove(dir, ec);  // only if nothing else is there
   }
-  exec("BEGIN IMMEDIATE;");
-  try {
+  transaction([&] {
     for (const auto& [table, key] : {std::pair<const char*, const char*>{"consent", "consent_records"},
                                      {"photos", "photo_digests"},
                                      {"outputs", nullptr},
@@ -440,11 +431,7 @@ json Store::forget(const std::string& subject) {
       q.step();
       if (key) removed[key] = sqlite3_changes(db);
     }
-    exec("COMMIT;");
-  } catch (...) {
-    sqlite3_exec(db, "ROLLBACK;", nullptr, nullptr, nullptr);
-    throw;
-  }
+  });
   // The write-ahead log still holds the deleted pages until a checkpoint.
   sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
   const fs::path dir = fs::path(data_dir()) / "subjects" / subject;

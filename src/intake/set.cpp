@@ -36,7 +36,7 @@ constexpr float kAmbiguous = 0.01f;  // two faces matching the set this closely:
 // off hair (above), neck and shoulders (below) or the ears (sides). A
 // headshot at the eye line needs about 1.8 / 3.2 / 2.0; a crop from
 // forehead to chin has about 1.2 / 2.0 / 1.2.
-constexpr float kRoomAbove = 1.5f, kRoomBelow = 2.6f, kRoomSide = 1.4f;
+constexpr float kRoomAbove = 1.5f, kRoomBelow = 2.4f, kRoomSide = 1.4f;
 constexpr float kMaxEnlargement = 3.0f;  // more than this and the portrait looks soft
 
 const char* kFlagAdvice(const std::string& flag) {
@@ -255,14 +255,13 @@ void flag_photo(PhotoCheck& pc, const PortraitTarget& target) {
     const Fit fit = pc.measured_face() ? fit_of(pc, *pc.measured_face(), target) : Fit{};
     auto has = [&](const char* flag) { return std::find(pc.flags.begin(), pc.flags.end(), flag) != pc.flags.end(); };
     if (pc.flags.front() == "too_tight" || (pc.flags.front() == "too_small" && has("too_tight"))) {
-      std::snprintf(buf, sizeof buf, "The photo ends %s your face: a portrait would have no %s.",
-                    fit.above < kRoomAbove   ? "just above"
-                    : fit.below < kRoomBelow ? "just below"
-                                             : "close beside",
-                    fit.above < kRoomAbove   ? "hair"
-                    : fit.below < kRoomBelow ? "neck or shoulders"
-                                             : "ears or hair");
-      pc.advice = std::string(buf) + " Use the uncropped original or a photo taken from further away";
+      pc.advice = fit.above < kRoomAbove
+                      ? "The photo ends at the top of your head: a portrait would have no hair on top."
+                  : fit.below < kRoomBelow ? "The photo ends just below your chin: a head-and-shoulders portrait would "
+                                             "have no neck or shoulders to show."
+                                           : "The photo ends close beside your face: a portrait would cut off your "
+                                             "ears and hair.";
+      pc.advice += " Use the uncropped original or a photo taken from further away";
       if (has("low_resolution")) {
         std::snprintf(buf, sizeof buf, "; it is also too small for a %dx%d portrait (%.1fx enlargement)", target.width,
                       target.height, fit.enlargement);
@@ -353,7 +352,7 @@ const std::vector<FlagInfo>& flag_list() {
       {"low_quality", false, "BRISQUE of the head region over 65 (compression, processing)"},
       {"group_photo", false, "other people are in the photo (ignored)"},
       {"too_tight", false,
-       "the photo's edge is under 1.5 eye distances above the eyes, 2.6 below or 1.4 beside them (no hair, neck or "
+       "the photo's edge is under 1.5 eye distances above the eyes, 2.4 below or 1.4 beside them (no hair, neck or "
        "shoulders to frame)"},
       {"low_resolution", false,
        "the frame stage would enlarge the face more than 3x for the portrait size asked for (1024x1280 "

@@ -189,7 +189,7 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
   DetectOptions opt;
   opt.min_face = std::max(40, int(std::round(std::max(work.cols, work.rows) * 28.0 / 512)));
   std::vector<Face> faces = fa.analyze(work, false, opt);
-  if (faces.empty()) {
+  if (faces.empty() && opt.min_face > 40) {
     opt.min_face = 40;
     faces = fa.analyze(work, false, opt);
   }
@@ -200,9 +200,16 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
   cv::Point2f pad_offset(0, 0);
   if (faces.empty()) {
     const int pad = std::max(work.cols, work.rows) / 2;
+    // The frame is made at thumbnail scale (blurring a full-size border
+    // costs seconds) and enlarged; only the photo itself keeps its pixels.
+    const double f = std::min(1.0, 256.0 / std::max(work.cols, work.rows));
+    cv::Mat small;
+    cv::resize(work, small, cv::Size(), f, f, cv::INTER_AREA);
+    const int spad = std::max(1, int(std::lround(pad * f)));
+    cv::copyMakeBorder(small, small, spad, spad, spad, spad, cv::BORDER_REPLICATE);
+    cv::GaussianBlur(small, small, cv::Size(0, 0), 1.0 + spad / 16.0);
     cv::Mat padded;
-    cv::copyMakeBorder(work, padded, pad, pad, pad, pad, cv::BORDER_REPLICATE);
-    cv::GaussianBlur(padded, padded, cv::Size(0, 0), 1.0 + pad / 16.0);
+    cv::resize(small, padded, cv::Size(work.cols + 2 * pad, work.rows + 2 * pad), 0, 0, cv::INTER_LINEAR);
     work.copyTo(padded(cv::Rect(pad, pad, work.cols, work.rows)));
     DetectOptions popt;
     popt.min_face = std::max(40, work.cols / 3);

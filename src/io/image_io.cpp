@@ -9,6 +9,7 @@
 #include <mutex>
 #include <opencv2/imgproc.hpp>
 
+#include "io/integrity.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 
@@ -42,6 +43,7 @@ std::string vips_message() {
       if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') code += c;
     return "the file is truncated or corrupt" + (code.empty() ? std::string() : " (decoder code " + code + ")");
   }
+  if (words.size() > 300) words = words.substr(0, 297) + "...";
   return words;
 }
 
@@ -60,7 +62,8 @@ std::string loader_format(std::string loader) {
 thread_local std::string* t_warnings = nullptr;
 
 void vips_log(const gchar*, GLogLevelFlags, const gchar* message, gpointer) {
-  if (t_warnings && message && *message) {
+  // Each distinct warning once (libtiff repeats its own), and not a book.
+  if (t_warnings && message && *message && t_warnings->find(message) == std::string::npos && t_warnings->size() < 300) {
     if (!t_warnings->empty()) *t_warnings += "; ";
     *t_warnings += message;
   }
@@ -181,6 +184,11 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
   if (long_side > kMaxAspect * short_side)
     throw_bad_input(name, dims + " is a strip, not a photo: its long side is more than " + std::to_string(kMaxAspect) +
                               " times its short side");
+
+  // Every byte of the stream, before any pixel is used (libvips lets a
+  // truncated PNG or progressive JPEG through; see io/integrity.cpp).
+  if (const std::string damage = io::stream_damage(format, bytes); !damage.empty())
+    throw_bad_input(name, "the file is truncated or damaged: " + damage);
 
   VipsPtr img;
   if (limits.shrink_to > 0 && format == "jpeg") {

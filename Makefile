@@ -17,6 +17,10 @@ C2PA_DIR    := $(CACHE)/npm-c2pa
 C2PA_STAMP  := $(C2PA_DIR)/.installed-$(shell cat tools/c2pa/package-lock.json | sha256sum | cut -c1-12)
 export LIKENESS_C2PA_NODE_PATH := $(C2PA_DIR)/node_modules
 MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py tools/models/reference.cjs tools/models/package-lock.json | sha256sum | cut -c1-12)
+# Bad-input corpora (../shared/ROBUSTNESS.md) for tests/corpus_test.
+CORPORA       := $(CACHE)/corpora
+CORPORA_STAMP := $(CORPORA)/.fetched-$(shell cat tools/corpora.sh | sha256sum | cut -c1-12)
+export LIKENESS_CORPORA := $(CORPORA)
 
 .PHONY: all deps models validator build test demo bench format clean
 all: build
@@ -54,6 +58,15 @@ build: $(DEPS_STAMP)
 	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j$(JOBS)
 
+# The Debian packages with bad-input image files, pinned by version and
+# SHA-256, downloaded (not installed) and unpacked into $(CORPORA).
+.PHONY: corpora
+corpora: $(CORPORA_STAMP)
+$(CORPORA_STAMP): | $(DEPS_STAMP)
+	./tools/corpora.sh $(CORPORA)
+	@rm -f $(CORPORA)/.fetched-* && touch $@
+
+test: corpora
 test: models validator build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 

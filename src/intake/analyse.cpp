@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kAnalysis = 1280;      // long side of the analysed photo
-constexpr int kAnalysisVersion = 5;  // bump when any measurement changes
+constexpr int kAnalysisVersion = 6;  // bump when any measurement changes
 
 float round_to(float v, float step, bool round) { return round ? std::round(v / step) * step : v; }
 

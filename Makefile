@@ -69,6 +69,27 @@ $(CORPORA_STAMP): | $(DEPS_STAMP)
 test: corpora
 test: models validator build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# libFuzzer on the decode -> face-analysis path (fuzz/): clang with ASan and
+# UBSan in build-fuzz/. `make test` runs the smoke run (SMOKE_SECONDS of
+# fuzzing, fails on any finding); `make fuzz` is the long run (FUZZ_SECONDS).
+# Findings: build-fuzz/artifacts/; logs: build-fuzz/fuzz-{smoke,long}.log.
+FUZZ_BUILD    := build-fuzz
+FUZZ_SECONDS  ?= 3600
+SMOKE_SECONDS ?= 50
+.PHONY: fuzz-build fuzz fuzz-smoke
+fuzz-build: $(DEPS_STAMP)
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
+	  -DLIKENESS_BUILD_FUZZ=ON -DLIKENESS_BUILD_TESTS=OFF -DLIKENESS_BUILD_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target decode_analyse_fuzzer
+
+fuzz-smoke: models corpora fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run.sh smoke $(SMOKE_SECONDS)
+
+fuzz: models corpora fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) ./fuzz/run.sh long $(FUZZ_SECONDS)
 
 demo: models build
 	$(BUILD)/likeness demo --out demo-out
@@ -86,4 +107,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD) demo-out
+	rm -rf $(BUILD) $(FUZZ_BUILD) demo-out

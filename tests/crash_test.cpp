@@ -287,3 +287,20 @@ TEST_F(CrashTest, OutputFolderHoldsOneJobOfOnePerson) {
   run_cli({"forget", "someone-else"});
   expect_forgotten("after two shoots");
 }
+
+// Temp files that a killed `check --subject` left in the subject's folder
+// (atomic writes of analyses and set records) are swept by the next run
+// once they are an hour old; a fresh one may still be a live writer's.
+TEST_F(CrashTest, StaleTempFilesInTheSubjectFolderAreSweptByTheNextRun) {
+  grant_consent(subject);
+  const std::string dir = data + "/subjects/" + subject + "/analysis";
+  fs::create_directories(dir);
+  write_bytes(dir + "/.0123abcd.json.Ab12Cd", "{\"half\": ");
+  write_bytes(dir + "/.4567efab.json.Zz99Yy", "{\"half\": ");
+  fs::last_write_time(dir + "/.0123abcd.json.Ab12Cd", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  const CliResult r = run_cli({"check", refs, "--subject", subject, "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/.0123abcd.json.Ab12Cd")) << "the stale temp file stayed";
+  EXPECT_TRUE(fs::exists(dir + "/.4567efab.json.Zz99Yy")) << "a fresh temp file (a live writer's) was removed";
+  expect_forgotten("after check");
+}

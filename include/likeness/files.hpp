@@ -7,6 +7,9 @@ namespace likeness {
 // Writes bytes atomically: temp file in the same directory, fsync, rename,
 // fsync the directory. Readers see the old file or the new one, never half.
 void write_file_atomic(const std::string& path, std::string_view bytes);
+// Whether a file name is one of write_file_atomic's temp files
+// (".name.XXXXXX"), which a killed process can leave behind.
+bool is_atomic_temp_name(const std::string& name);
 
 // Reads a whole file; throws bad_input naming the file when it cannot.
 std::string read_file(const std::string& path, size_t max_bytes);

@@ -52,6 +52,11 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   }
 }
 
+bool is_atomic_temp_name(const std::string& name) {
+  const size_t dot = name.rfind('.');
+  return name.size() > 8 && name[0] == '.' && dot != std::string::npos && dot > 0 && name.size() - dot == 7;
+}
+
 std::string read_file(const std::string& path, size_t max_bytes) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw_bad_input(path, "no such file");

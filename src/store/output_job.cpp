@@ -71,13 +71,6 @@ std::string random_id() {
   return "job_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
 }
 
-// A temp file of write_file_atomic (".name.XXXXXX"), left by a killed run.
-bool is_stale_temp(const std::string& name) {
-  if (name.size() < 9 || name[0] != '.') return false;
-  const size_t dot = name.rfind('.');
-  return dot != std::string::npos && dot > 0 && name.size() - dot == 7;
-}
-
 }  // namespace
 
 std::string OutputJob::check_folder(Store& store, const std::string& subject, const std::string& out_dir) {
@@ -95,7 +88,7 @@ std::string OutputJob::check_folder(Store& store, const std::string& subject, co
     for (const auto& e : fs::directory_iterator(out, ec)) {
       const std::string name = e.path().filename().string();
       const auto it = ours.find(e.path().string());
-      if (it == ours.end() && is_stale_temp(name) && e.is_regular_file()) continue;
+      if (it == ours.end() && is_atomic_temp_name(name) && e.is_regular_file()) continue;
       if (it == ours.end())
         throw Error(ErrorCode::usage, "--out " + out_dir + " holds files likeness did not write (" + name +
                                           "); portraits go into a folder of their own: give a new or empty folder");

@@ -351,6 +351,15 @@ std::string Store::subject_dir(const std::string& subject) {
   std::error_code ec;
   fs::create_directories(d, ec);
   if (ec) throw Error(ErrorCode::internal, "cannot create " + d.string() + ": " + ec.message());
+  // Temp files of atomic writes (".name.XXXXXX") that a killed run left: an
+  // hour old, no writer still owns them.
+  const auto stale = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  std::vector<fs::path> old;
+  for (const auto& e : fs::recursive_directory_iterator(d, ec)) {
+    if (e.is_regular_file(ec) && is_atomic_temp_name(e.path().filename().string()) && e.last_write_time(ec) < stale)
+      old.push_back(e.path());
+  }
+  for (const auto& p : old) fs::remove(p, ec);
   return d.string();
 }
 

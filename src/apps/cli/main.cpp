@@ -346,6 +346,10 @@ int main(int argc, char** argv) {
               "files shoot wrote (portraits, sidecars, edit maps, reports)\n",
               forget_subject.c_str(), out["consent_records"].get<int>(), out["photo_digests"].get<int>(),
               out["files"].get<int>(), out["outputs"].size());
+        if (!c_json && !out["unfinished_jobs"].empty())
+          std::printf("  and %zu folders of shoots that did not finish\n", out["unfinished_jobs"].size());
+        if (!c_json)
+          for (const auto& k : out["kept"]) std::printf("  kept %s\n", k.get<std::string>().c_str());
       } else if (*purge_cmd) {
         out = store.purge();
         if (!c_json) std::printf("purged %zu subjects past retention or withdrawn\n", out.size());

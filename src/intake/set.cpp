@@ -199,10 +199,8 @@ Fit fit_of(const PhotoCheck& pc, const AnalysedFace& f, const PortraitTarget& t)
   fit.above = eyes.y / d;
   fit.below = (float(pc.a.height) - eyes.y) / d;
   fit.side = std::min(eyes.x, float(pc.a.width) - eyes.x) / d;
-  // The frame stage's own rule: the crop's span, zoomed in (never below the
-  // tightest span) when the photo cannot hold it.
-  const double fits = std::min(double(pc.a.height) / d, pc.a.width * double(t.height) / (double(t.width) * d));
-  const double span = std::max(kFrameTightestSpan, std::min(t.span, fits));
+  // The frame stage's own rule.
+  const double span = frame_fitted_span(t.span, cv::Size(pc.a.width, pc.a.height), cv::Size(t.width, t.height), d);
   fit.enlargement = float(t.height / (span * d));
   return fit;
 }

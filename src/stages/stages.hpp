@@ -10,7 +10,10 @@ const Stage& backdrop_stage();  // backdrop/ studio backdrop composite, no halo
 const Stage& export_stage();    // export/   encode + XMP digital source type
 
 // The frame's height in eye distances for a crop ("headshot",
-// "head-and-shoulders", "half-body"), and the tightest it zooms to.
+// "head-and-shoulders", "half-body").
 double frame_crop_span(const std::string& crop);
-inline constexpr double kFrameTightestSpan = 3.2;
+// The span the frame stage uses on a photo: the crop's, zoomed in (never
+// below the tightest span) when the photo cannot hold it. The frame's
+// enlargement is then out_height / (span * eye_distance).
+double frame_fitted_span(double wanted_span, cv::Size photo, cv::Size out, double eye_distance);
 }  // namespace likeness

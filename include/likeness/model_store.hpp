@@ -7,7 +7,6 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <opencv2/dnn.hpp>
 #include <string>
 #include <vector>
 
@@ -40,8 +39,6 @@ class ModelStore {
   const std::string& digest(const std::string& name) const;
   // Path of file `index` of the model, verified against its SHA-256.
   std::string verified_path(const std::string& name, size_t index = 0);
-  // A freshly loaded OpenCV DNN network (callers keep and reuse it).
-  cv::dnn::Net load_net(const std::string& name);
 
  private:
   std::string dir_;

@@ -5,6 +5,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/face.hpp"
+#include "likeness/inference.hpp"
 #include "likeness/model_store.hpp"
 
 namespace likeness {
@@ -38,7 +39,8 @@ void suppress(std::vector<Face>& faces, float iou_threshold) {
 }
 }  // namespace
 
-FaceDetector::FaceDetector(ModelStore& store) : net_(store.load_net("face_detector")) {
+FaceDetector::FaceDetector(ModelStore& store) : store_(store) {
+  network(store_, "face_detector");
   const std::string path = store.verified_path("face_detector", 1);
   std::ifstream in(path, std::ios::binary);
   in.seekg(0, std::ios::end);
@@ -80,12 +82,8 @@ void FaceDetector::run(const cv::Mat& bgr, cv::Rect region, float min_score, std
 std::vector<std::array<float, 5>> FaceDetector::raw(const cv::Mat& square) {
   CV_Assert(square.rows == kInput && square.cols == kInput && square.type() == CV_8UC3);
   cv::Mat blob = cv::dnn::blobFromImage(square, 1.0 / 127.5, cv::Size(), cv::Scalar(127.5, 127.5, 127.5), true);
-  std::vector<cv::Mat> outs;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    net_.setInput(blob);
-    net_.forward(outs, std::vector<cv::String>{"box_encodings", "class_logits"});
-  }
+  const std::vector<cv::Mat> outs =
+      network(store_, "face_detector").run({{"", blob}}, {"box_encodings", "class_logits"});
   const float* enc = outs[0].ptr<float>();
   const float* cls = outs[1].ptr<float>();
   const size_t n = anchors_.size() / 4;

@@ -2,6 +2,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/face.hpp"
+#include "likeness/inference.hpp"
 #include "likeness/model_store.hpp"
 
 namespace likeness {
@@ -85,17 +86,12 @@ cv::Mat Recognizer::face_chip(const cv::Mat& bgr, const std::vector<cv::Point2f>
   return chip;
 }
 
-Recognizer::Recognizer(ModelStore& store) : net_(store.load_net("face_recognition")) {}
+Recognizer::Recognizer(ModelStore& store) : store_(store) { network(store_, "face_recognition"); }
 
 std::vector<float> Recognizer::embed(const cv::Mat& bgr, const std::vector<cv::Point2f>& landmarks) {
   cv::Mat chip = face_chip(bgr, landmarks);
   cv::Mat blob = cv::dnn::blobFromImage(chip, 1.0 / 255, cv::Size(), cv::Scalar(122.782, 117.001, 104.298), true);
-  cv::Mat out;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    net_.setInput(blob);
-    out = net_.forward().clone();
-  }
+  const cv::Mat out = network(store_, "face_recognition").run(blob)[0];
   std::vector<float> e(out.ptr<float>(), out.ptr<float>() + 128);
   double n = 0;
   for (float v : e) n += double(v) * v;

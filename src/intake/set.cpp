@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "likeness/error.hpp"
+#include "likeness/inference.hpp"
 #include "likeness/intake.hpp"
 #include "stages/stages.hpp"
 
@@ -505,10 +506,16 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool 
       ctx.report("check", double(++done) / double(files.size()));
     }
   };
+  // One photo per worker thread, the job's thread budget shared among them.
   const int n = std::max(1, std::min<int>(ctx.threads, int(files.size())));
+  const int per_worker = std::max(1, ctx.threads / n);
+  auto budgeted = [&] {
+    const ThreadBudget budget(per_worker);
+    worker();
+  };
   std::vector<std::thread> pool;
-  for (int t = 1; t < n; ++t) pool.emplace_back(worker);
-  worker();
+  for (int t = 1; t < n; ++t) pool.emplace_back(budgeted);
+  budgeted();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
   return decide_set(std::move(analyses), target);

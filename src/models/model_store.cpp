@@ -75,16 +75,4 @@ std::string ModelStore::verified_path(const std::string& name, size_t index) {
   return path;
 }
 
-cv::dnn::Net ModelStore::load_net(const std::string& name) {
-  const std::string path = verified_path(name);
-  try {
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
-    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-    return net;
-  } catch (const cv::Exception& e) {
-    fail("OpenCV cannot load model '" + name + "' from " + path + ": " + e.what());
-  }
-}
-
 }  // namespace likeness

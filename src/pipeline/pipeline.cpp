@@ -2,6 +2,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/hash.hpp"
+#include "likeness/inference.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/recipe.hpp"
 
@@ -44,6 +45,7 @@ std::string step_key(const std::string& previous, const Stage& stage, const json
 RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& recipe,
                      JobContext& ctx, FrameCache* cache) {
   const Recipe r = recipe.resolved();
+  const ThreadBudget budget(ctx.threads);
   RunResult result;
   std::shared_ptr<const Frame> current = std::move(source);
   std::string key = source_key;

@@ -16,6 +16,7 @@
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/inference.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/store.hpp"
@@ -242,6 +243,7 @@ int main(int argc, char** argv) {
 
   try {
     cv::setNumThreads(threads);
+    const ThreadBudget budget(threads);
     JobContext ctx;
     ctx.threads = threads;
     cli::ProgressLine progress(!quiet);

@@ -1,12 +1,11 @@
 // matte: a person matte from ISNet (at 640x640 or its native 1024x1024), scaled to
 // the frame and edge-refined with a guided filter so hair strands follow the
 // photo. Pixels the frame added beyond the photo are background.
-#include <map>
-#include <mutex>
+#include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
 
-#include "likeness/model_store.hpp"
+#include "likeness/inference.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
@@ -57,14 +56,7 @@ class MatteStage final : public Stage {
     cv::Mat input;
     cv::resize(padded, input, cv::Size(size, size), 0, 0, cv::INTER_AREA);
     cv::Mat blob = cv::dnn::blobFromImage(input, 1.0 / 256, cv::Size(), cv::Scalar(128, 128, 128), true);
-    cv::Mat pred;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      cv::dnn::Net& net = nets_[size];
-      if (net.empty()) net = ModelStore::shared().load_net(model_for(p));
-      net.setInput(blob);
-      pred = net.forward("output").clone();
-    }
+    cv::Mat pred = network(model_for(p)).run({{"", blob}}, {"output"})[0];
     ctx.check_cancel();
     cv::Mat small(size, size, CV_32F, pred.ptr<float>());
     Frame out = in;
@@ -85,8 +77,6 @@ class MatteStage final : public Stage {
 
  private:
   static std::string model_for(const json& p) { return p["resolution"] == "1024" ? "isnet" : "isnet_640"; }
-  mutable std::mutex mu_;
-  mutable std::map<int, cv::dnn::Net> nets_;  // by input size
 };
 }  // namespace
 

@@ -6,6 +6,7 @@
 // matte (the original computes in fp16).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -64,7 +65,8 @@ cv::Mat run(const std::string& name, const cv::Mat& bgr, double scale, cv::Scala
 
 TEST(Models, ManifestListsEveryModelWithSourceAndLicence) {
   ModelStore& s = ModelStore::shared();
-  for (const char* name : {"face_detector", "face_landmarks68", "face_recognition", "isnet"}) {
+  for (const char* name :
+       {"face_detector", "face_landmarks68", "face_recognition", "isnet", "isnet_fp16", "facemesh", "selfie", "meet"}) {
     const ModelInfo& m = s.info(name);
     EXPECT_NE(m.source.find("npm @"), std::string::npos) << name;
     EXPECT_NE(m.source.find('@', 5), std::string::npos) << "source must name an exact version: " << m.source;
@@ -159,6 +161,34 @@ TEST(Models, ConcurrentRunsWithOwnBudgetsAgree) {
     });
   for (auto& t : pool) t.join();
   for (const cv::Mat& g : got) EXPECT_LT(cv::norm(g, serial, cv::NORM_INF), 1e-5);
+}
+
+// The Human graph models (face mesh, selfie and meet segmentation), run by
+// our runtime on the reference inputs: NHWC RGB / 255, as Human feeds them.
+TEST(Models, HumanGraphModelsMatchTheOriginals) {
+  const auto refs = reference();
+  for (const char* name : {"facemesh", "selfie", "meet"}) {
+    const auto& e = refs.at(name);
+    const std::string b = read_bytes(kRef + e["input"].get<std::string>());
+    const int w = e["width"], h = e["height"];
+    cv::Mat rgb(h, w, CV_8UC3, const_cast<char*>(b.data())), input;
+    rgb.convertTo(input, CV_32FC3, 1.0 / 255);
+    const int dims[] = {1, h, w};
+    const cv::Mat nhwc(3, dims, CV_32FC3, input.data);  // channels are the last dimension
+    const Network& net = network(name);
+    const std::vector<cv::Mat> outs = net.run({{"", nhwc}});
+    ASSERT_EQ(outs.size(), e["outputs"].size()) << name;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const std::string out_name = net.output_names()[i];
+      const auto ref = floats(e["outputs"][out_name]["file"]);
+      ASSERT_EQ(outs[i].total(), ref.size()) << name << "." << out_name;
+      const auto [lo, hi] = std::minmax_element(ref.begin(), ref.end());
+      const float tol = std::string(name) == "selfie" ? 1e-3f : std::max(1e-4f, 1e-4f * (*hi - *lo));
+      const float diff = max_abs_diff(outs[i].ptr<float>(), ref);
+      std::printf("%s.%s: max abs diff %.2e (tolerance %.1e)\n", name, out_name.c_str(), diff, tol);
+      EXPECT_LE(diff, tol) << name << "." << out_name;
+    }
+  }
 }
 
 TEST(Models, CorruptModelIsAClearError) {

@@ -28,45 +28,19 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
+from tfjs_weights import load_weights  # noqa: E402
+
 OPSET = 11
 # Model families converted by their own modules in tools/models/ (see main).
-FAMILIES = []
+FAMILIES = ["human_models"]
 
 
 # ---------------------------------------------------------------- TF.js weights
 def load_tfjs_weights(manifest_path):
-    """Decode a TF.js weights manifest into {name: float32/int32 ndarray}."""
-    base = os.path.dirname(manifest_path)
+    """Decode a face-api weights manifest into {name: float32/int32 ndarray}."""
     with open(manifest_path) as f:
-        groups = json.load(f)
-    out = {}
-    for group in groups:
-        blob = b"".join(open(os.path.join(base, p), "rb").read() for p in group["paths"])
-        off = 0
-        for w in group["weights"]:
-            shape = w["shape"]
-            n = int(np.prod(shape)) if shape else 1
-            q = w.get("quantization")
-            if q:
-                qd = q["dtype"]
-                if qd == "uint8":
-                    raw = np.frombuffer(blob, np.uint8, n, off).astype(np.float64)
-                    off += n
-                    val = raw * q["scale"] + q["min"]
-                elif qd == "float16":
-                    val = np.frombuffer(blob, np.float16, n, off).astype(np.float64)
-                    off += 2 * n
-                else:
-                    raise SystemExit(f"unsupported quantisation {qd} for {w['name']}")
-            else:
-                dt = {"float32": np.float32, "int32": np.int32}[w["dtype"]]
-                val = np.frombuffer(blob, dt, n, off)
-                off += 4 * n
-            dtype = np.int32 if w["dtype"] == "int32" else np.float32
-            out[w["name"]] = np.asarray(val, dtype=dtype).reshape(shape)
-        if off != len(blob):
-            raise SystemExit(f"{manifest_path}: read {off} of {len(blob)} bytes")
-    return out
+        return load_weights(os.path.dirname(manifest_path), json.load(f))
 
 
 # ---------------------------------------------------------------- graph builder
@@ -486,7 +460,6 @@ def main():
     # Further model families, one module each in tools/models/<family>.py:
     # models(node_modules) yields (name, ModelProto, source, licence, input
     # spec) for save().
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "models"))
     for family in FAMILIES:
         for entry in __import__(family).models(nm):
             save(*entry)

@@ -64,9 +64,9 @@ TEST(Cli, ShootEndToEnd) {
   const auto side = nlohmann::json::parse(read_bytes(out + "/portrait_01.json"));
   EXPECT_EQ(side["recipe"], report["portraits"][0]["recipe"]);
   EXPECT_EQ(Recipe::from_json(side["recipe"]).resolved().to_json(), side["recipe"]);
-  EXPECT_EQ(side["provenance"].size(), 5u);
-  // The second portrait reused faces, frame and matte.
-  EXPECT_TRUE(report["portraits"][1]["provenance"][2]["cached"].get<bool>());
+  EXPECT_EQ(side["provenance"].size(), all_stages().size());
+  // The second portrait reused the source analysis, the plan, the render and the matte.
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(report["portraits"][1]["provenance"][i]["cached"].get<bool>()) << i;
   fs::remove_all(refs);
   fs::remove_all(out);
 }
@@ -145,7 +145,7 @@ TEST(Cli, StagesSchemaAndModelsList) {
   CliResult s = run_cli({"stages", "--json"});
   ASSERT_EQ(s.exit_code, 0);
   auto j = nlohmann::json::parse(s.out);
-  for (const char* id : {"faces", "frame", "matte", "backdrop", "export"}) {
+  for (const char* id : {"faces", "segment", "frame", "render", "matte", "backdrop", "export"}) {
     ASSERT_TRUE(j["stages"].contains(id)) << id;
     EXPECT_EQ(j["stages"][id]["type"], "object");
   }
@@ -172,7 +172,7 @@ TEST(Cli, ShootRefusesPortraitsBelowTheGateAndSaysSo) {
   // A gate no real photo can reach: every source is tried, none written.
   grant_consent("cli-strict");
   CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--subject", "cli-strict", "--size", "320x400",
-                         "--matte-resolution", "640", "--min-likeness", "0.999", "--quiet"});
+                         "--segment-resolution", "640", "--min-likeness", "0.999", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("refused a portrait"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("re-rendering"), std::string::npos) << r.out;

@@ -49,9 +49,21 @@ class CrashTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(root); }
 
   std::vector<std::string> shoot_args(const std::string& out) const {
-    return {LIKENESS_CLI,         "shoot", "--refs",  refs, "--out",  out,
-            "--subject",          subject, "--count", "1",  "--size", "320x400",
-            "--matte-resolution", "640",   "--quiet"};
+    return {LIKENESS_CLI,
+            "shoot",
+            "--refs",
+            refs,
+            "--out",
+            out,
+            "--subject",
+            subject,
+            "--count",
+            "1",
+            "--size",
+            "320x400",
+            "--segment-resolution",
+            "640",
+            "--quiet"};
   }
 
   // What a reader sees under the portraits' parent folder.

@@ -74,12 +74,13 @@ TEST(Params, ColoursRoundTrip) {
 }
 
 TEST(Recipe, StepKeysNameOnlyTheModelTheStepRuns) {
-  const Stage& matte = find_stage("matte");
-  const json fast = resolve_params("matte", matte.params(), {{"resolution", "640"}});
-  const json fine = resolve_params("matte", matte.params(), json::object());
-  EXPECT_EQ(matte.models_for(fast), std::vector<std::string>{"isnet_640"});
-  EXPECT_EQ(matte.models_for(fine), std::vector<std::string>{"isnet"});
-  EXPECT_EQ(matte.models().size(), 2u);
+  const Stage& segment = find_stage("segment");
+  const json fast = resolve_params("segment", segment.params(), {{"resolution", "640"}});
+  const json fine = resolve_params("segment", segment.params(), json::object());
+  EXPECT_EQ(segment.models_for(fast), std::vector<std::string>{"isnet_640"});
+  EXPECT_EQ(segment.models_for(fine), std::vector<std::string>{"isnet"});
+  EXPECT_EQ(segment.models().size(), 2u);
+  EXPECT_NE(step_key("k", segment, fast), step_key("k", segment, fine));
 }
 
 TEST(Recipe, RoundTripsThroughJson) {

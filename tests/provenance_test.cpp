@@ -51,7 +51,7 @@ std::string shoot_one(const std::string& format) {
     if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
   grant_consent("prov-" + format);
   const CliResult r = run_cli({"shoot", "--refs", refs, "--out", out, "--subject", "prov-" + format, "--size",
-                               "320x400", "--matte-resolution", "640", "--export-format", format, "--quiet"});
+                               "320x400", "--segment-resolution", "640", "--export-format", format, "--quiet"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   fs::remove_all(refs);
   return out + "/portrait_01." + (format == "png" ? "png" : "jpg");
@@ -174,8 +174,10 @@ TEST(Consent, ShootNeedsConsentAndForgetRemovesEverything) {
   fs::remove(refs + "/person12_1.jpg");
   fs::remove(refs + "/person12_2.jpg");
   const std::vector<std::string> shoot = {"shoot",     "--refs",       refs,     "--out",   out,
-                                          "--subject", "consent-test", "--size", "320x400", "--matte-resolution",
+                                          "--subject", "consent-test", "--size", "320x400", "--segment-resolution",
                                           "640",       "--quiet"};
+  // A run that died half-way leaves its record in the test store: start clean.
+  run_cli({"forget", "consent-test", "--quiet"});
   // No record: exit 5 and a message saying how to record consent.
   CliResult none = run_cli(shoot);
   EXPECT_EQ(none.exit_code, 5);

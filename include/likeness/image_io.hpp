@@ -41,7 +41,8 @@ ImageFormat format_from_name(const std::string& name);  // throws usage
 ImageFormat format_from_path(const std::string& path);  // by extension; throws usage
 std::string format_extension(ImageFormat f);
 
-// Encodes with an embedded sRGB ICC profile. quality applies to JPEG/WebP.
+// Encodes 8-bit BGR, or BGRA for PNG and WebP (alpha kept), with an embedded
+// sRGB ICC profile. quality applies to JPEG/WebP.
 std::string encode_image(const cv::Mat& bgr, ImageFormat format, int quality);
 
 // Initialises libvips once for the process (untrusted loaders blocked).

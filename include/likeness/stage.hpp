@@ -14,14 +14,48 @@
 
 namespace likeness {
 
+// A layer the source analysis computed at its own resolution (a matte, a
+// mask), with the affine map from source pixel coordinates to the layer's
+// pixels. The render step resamples every layer with the plan, like the image.
+struct Layer {
+  cv::Mat data;                               // CV_32F (or CV_8U) 2-D
+  cv::Matx23d from_source{1, 0, 0, 0, 1, 0};  // source (x, y) -> layer (x, y)
+  bool empty() const { return data.empty(); }
+};
+
+// The frame as a plan: where the portrait's canvas lies on the source. The
+// map is a similarity (uniform scale, translation): output = scale * source +
+// offset. Nothing is resampled until the render step applies it.
+struct FramePlan {
+  cv::Size canvas;   // output size
+  double scale = 0;  // output px per source px
+  cv::Point2d offset;
+  bool valid() const { return scale > 0 && canvas.area() > 0; }
+  cv::Point2f to_output(cv::Point2f p) const { return {float(p.x * scale + offset.x), float(p.y * scale + offset.y)}; }
+  cv::Matx23d output_from_source() const { return {scale, 0, offset.x, 0, scale, offset.y}; }
+  // The canvas in source coordinates.
+  cv::Rect2d source_rect() const {
+    return {-offset.x / scale, -offset.y / scale, canvas.width / scale, canvas.height / scale};
+  }
+};
+
 // The image travelling through the pipeline and what stages learnt about it.
 // Frames share pixel buffers (cv::Mat is reference-counted) and cached frames
 // are shared between jobs: a stage never writes into a Mat it was given, it
 // assigns new ones.
+//
+// Until the render step the frame is the source photo (8-bit sRGB) with
+// layers at their own resolution; from render on it is the portrait's canvas
+// in float linear light, converted to 8-bit sRGB once, by export.
 struct Frame {
-  cv::Mat image;                               // CV_8UC3 BGR, sRGB
-  cv::Mat alpha;                               // CV_32F person matte 0..1, or empty
-  cv::Mat outside;                             // CV_8U, 255 where pixels are not from the photo, or empty
+  cv::Mat image;                               // CV_8UC3 BGR sRGB (source), or CV_32FC3 BGR linear light (rendered)
+  bool rendered = false;                       // image is the output canvas, linear light
+  cv::Rect2f subject_hint;                     // the subject intake chose (source px), or empty: detect and pick
+  Layer person;                                // coarse person matte at the source (segment stage)
+  FramePlan plan;                              // set by the frame stage
+  cv::Mat alpha;                               // CV_32F person matte 0..1 on the canvas, or empty
+  cv::Mat foreground;                          // CV_32FC3 linear: the person's own colour where alpha < 1, or empty
+  cv::Mat outside;                             // CV_8U, 255 where the canvas lies beyond the photo, or empty
   std::vector<Face> faces;                     // in image coordinates
   int subject = -1;                            // index into faces
   std::string source_type = "digitalCapture";  // IPTC digital source type term

@@ -62,4 +62,14 @@ Comparison compare_photos(const std::string& a, const std::string& b);
 
 std::vector<std::string> list_images(const std::string& dir);  // sorted; throws bad_input if none
 
+// The person of a photo at the photo's own size: the portrait pipeline's
+// source analysis (faces, segment with `segment_params`) and matte on an
+// identity plan. Throws Error{bad_input} when the photo has no face.
+struct Cutout {
+  cv::Mat bgra;                        // CV_8UC4: the person's own colour (sRGB) + alpha
+  std::shared_ptr<const Frame> frame;  // alpha, foreground (linear), faces
+};
+Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
+               const json& segment_params = json::object(), FrameCache* cache = nullptr);
+
 }  // namespace likeness

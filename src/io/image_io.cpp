@@ -297,10 +297,12 @@ std::string format_extension(ImageFormat f) {
 
 std::string encode_image(const cv::Mat& bgr, ImageFormat format, int quality) {
   init_image_io();
-  CV_Assert(bgr.type() == CV_8UC3);
+  CV_Assert(bgr.type() == CV_8UC3 || (bgr.type() == CV_8UC4 && format != ImageFormat::jpeg));
+  const int bands = bgr.channels();
   cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  VipsPtr img(vips_image_new_from_memory_copy(rgb.data, rgb.total() * 3, rgb.cols, rgb.rows, 3, VIPS_FORMAT_UCHAR));
+  cv::cvtColor(bgr, rgb, bands == 4 ? cv::COLOR_BGRA2RGBA : cv::COLOR_BGR2RGB);
+  VipsPtr img(
+      vips_image_new_from_memory_copy(rgb.data, rgb.total() * bands, rgb.cols, rgb.rows, bands, VIPS_FORMAT_UCHAR));
   if (!img) throw Error(ErrorCode::internal, "libvips: " + vips_message());
   img->Type = VIPS_INTERPRETATION_sRGB;
   VipsBlob* profile = nullptr;

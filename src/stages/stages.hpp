@@ -3,15 +3,22 @@
 #include "likeness/stage.hpp"
 
 namespace likeness {
-const Stage& faces_stage();     // faces/    detection, landmarks, identity of the subject
-const Stage& frame_stage();     // frame/    head-and-shoulders crop at the output size
-const Stage& matte_stage();     // matte/    ISNet person matte, edge-refined
-const Stage& backdrop_stage();  // backdrop/ studio backdrop composite, no halo
-const Stage& export_stage();    // export/   encode + XMP digital source type
+const Stage& faces_stage();     // faces/    detection, landmarks, identity; the subject intake chose
+const Stage& segment_stage();   // segment/  person matte at the source, on the person's region
+const Stage& frame_stage();     // frame/    the crop as a plan: scale and offset onto the canvas
+const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
+const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours
+const Stage& backdrop_stage();  // backdrop/ studio backdrop composite in linear light, no halo
+const Stage& export_stage();    // export/   8-bit sRGB once, encode + XMP digital source type
+
+// The person's region around a face, in eye distances above, below and to
+// either side of the eyes (source pixels; may reach past the photo).
+cv::Rect2d person_region(const Face& face, double above, double below, double side);
 
 // The frame's height in eye distances for a crop ("headshot",
 // "head-and-shoulders", "half-body").
 double frame_crop_span(const std::string& crop);
+inline constexpr double kTightestSpan = 3.2;  // eye distances: the tightest frame
 // The span the frame stage uses on a photo: the crop's, zoomed in (never
 // below the tightest span) when the photo cannot hold it. The frame's
 // enlargement is then out_height / (span * eye_distance).

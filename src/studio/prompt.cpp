@@ -121,9 +121,9 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
 
 Recipe build_recipe(const PromptPlan& plan, int variation) {
   Recipe r;
-  for (const char* id : {"faces", "frame", "matte", "backdrop", "export"}) {
-    const Stage& s = find_stage(id);
-    Step step{id, s.version(), plan.params.value(id, json::object())};
+  for (const Stage* stage : all_stages()) {
+    const std::string id = stage->id();
+    Step step{id, stage->version(), plan.params.value(id, json::object())};
     r.steps.push_back(std::move(step));
   }
   if (variation > 0) {

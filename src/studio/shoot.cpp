@@ -199,8 +199,17 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     s.frame = std::make_shared<Frame>();
     const DecodedImage d = decode_image_bytes(bytes, file);
     s.frame->image = d.bgr;
+    // The subject intake chose in this photo: the faces stage takes it
+    // rather than guessing again (a group photo's main face may be another).
+    if (const AnalysedFace* f = set.photos[photo].subject_face()) s.frame->subject_hint = f->face.box;
+    const cv::Rect2f& h = s.frame->subject_hint;
     s.sha256 = sha256_hex(bytes);
-    s.key = Sha256().field("source").field(s.sha256).hex();
+    s.key = Sha256()
+                .field("source")
+                .field(s.sha256)
+                .field(std::to_string(h.x) + "," + std::to_string(h.y) + "," + std::to_string(h.width) + "," +
+                       std::to_string(h.height))
+                .hex();
     s.mime = "image/" + d.format;
     return sources.emplace(photo, std::move(s)).first->second;
   };

@@ -159,6 +159,13 @@ int main(int argc, char** argv) {
   cmp_cmd->add_option("B", cmp_b, "Second photo")->required();
   cmp_cmd->add_flag("--json", cmp_json, "JSON output");
 
+  // cutout
+  std::string cut_in, cut_out_path;
+  auto* cut_cmd = app.add_subcommand(
+      "cutout", "The person of a photo as RGBA PNG (their own edge colours + alpha): background removal");
+  cut_cmd->add_option("PHOTO", cut_in, "Photo with a person")->required();
+  cut_cmd->add_option("--out", cut_out_path, "Output .png")->required();
+
   // check
   std::vector<std::string> check_paths;
   bool check_json = false;
@@ -403,6 +410,21 @@ int main(int argc, char** argv) {
         std::cout << pem;
       else
         write_file_atomic(ca_out, pem);
+      return 0;
+    }
+    if (*cut_cmd) {
+      if (lower_extension(cut_out_path) != "png")
+        throw Error(ErrorCode::usage, "cutout writes PNG (it has an alpha channel): name the output .png");
+      const std::string bytes = read_file(cut_in, DecodeLimits{}.max_bytes);
+      auto src = std::make_shared<Frame>();
+      src->image = decode_image_bytes(bytes, cut_in).bgr;
+      ctx.item = cut_in;
+      const Cutout c = cut_out(src, Sha256().field("source").field(sha256_hex(bytes)).hex(), ctx);
+      write_file_atomic(cut_out_path, encode_image(c.bgra, ImageFormat::png, 0));
+      progress.finish();
+      if (!quiet)
+        std::printf("%s  %dx%d, person %.0f%% of the photo\n", cut_out_path.c_str(), c.bgra.cols, c.bgra.rows,
+                    100 * cv::mean(c.frame->alpha)[0]);
       return 0;
     }
     if (*cmp_cmd) {

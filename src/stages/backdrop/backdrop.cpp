@@ -1,37 +1,48 @@
 // backdrop: replaces the background with a studio backdrop (solid paper or a
-// two-tone radial gradient lit behind the head). Compositing removes the old
-// background's colour from semi-transparent edges: C = I + (1-a)(B_new - B_old),
-// with B_old estimated locally from the background around each edge, so hair
-// keeps its own colour and no halo of the old scene remains.
+// two-tone radial gradient lit behind the head), composited in linear light:
+// C = a*F + (1-a)*B_new with F the person's own colour estimated by the matte
+// stage, so hair carries no colour of the old scene. The backdrop's light
+// wraps a little around the person's edge and nudges the person's colour
+// balance toward it, as a real backdrop's bounce light would.
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/color.hpp"
 #include "likeness/error.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
 
 namespace {
-cv::Mat make_backdrop(cv::Size size, const std::string& style, cv::Scalar edge, cv::Scalar centre, cv::Point2f light) {
-  cv::Mat b(size, CV_32FC3, edge);
+// The backdrop in linear light.
+cv::Mat make_backdrop(cv::Size size, const std::string& style, cv::Vec3f edge, cv::Vec3f centre, cv::Point2f light) {
+  cv::Mat b(size, CV_32FC3, cv::Scalar(edge[0], edge[1], edge[2]));
   if (style != "gradient") return b;
   const float cx = light.x * size.width, cy = light.y * size.height;
   const float reach = 0.85f * std::hypot(float(size.width), float(size.height)) / 2;
-  for (int y = 0; y < size.height; ++y) {
-    auto* row = b.ptr<cv::Vec3f>(y);
-    for (int x = 0; x < size.width; ++x) {
-      float t = std::min(1.f, std::hypot(x - cx, y - cy) / reach);
-      t = t * t * (3 - 2 * t);  // smoothstep
-      for (int c = 0; c < 3; ++c) row[x][c] = float(centre[c] + (edge[c] - centre[c]) * t);
+  cv::parallel_for_(cv::Range(0, size.height), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) {
+      auto* row = b.ptr<cv::Vec3f>(y);
+      for (int x = 0; x < size.width; ++x) {
+        float t = std::min(1.f, std::hypot(x - cx, y - cy) / reach);
+        t = t * t * (3 - 2 * t);  // smoothstep
+        row[x] = centre + (edge - centre) * t;
+      }
     }
-  }
+  });
   return b;
+}
+
+cv::Mat gray3(const cv::Mat& m) {
+  cv::Mat out;
+  cv::merge(std::vector<cv::Mat>{m, m, m}, out);
+  return out;
 }
 
 class BackdropStage final : public Stage {
  public:
   std::string id() const override { return "backdrop"; }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
   std::string summary() const override { return "Replace the background with a studio backdrop"; }
   std::string c2pa_action() const override { return "c2pa.edited"; }
   // A backdrop composited with a learned (ISNet) matte.
@@ -41,59 +52,65 @@ class BackdropStage final : public Stage {
         {"style", ParamType::choice, "gradient", "Backdrop kind", 0, 0, {"solid", "gradient"}},
         {"color", ParamType::color, "#4a5560", "Backdrop colour (the edges, for a gradient)", 0, 0, {}},
         {"color2", ParamType::color, "#7d8893", "Gradient centre colour, lit behind the head", 0, 0, {}},
-        {"decontaminate", ParamType::boolean, true, "Remove the old background's colour from edges", 0, 0, {}},
+        {"decontaminate",
+         ParamType::boolean,
+         true,
+         "Composite the person's estimated own colour, not the photo's, at the edges (no halo)",
+         0,
+         0,
+         {}},
+        {"wrap", ParamType::number, 0.3, "How far the backdrop's light wraps around the person's edge", 0, 1, {}},
+        {"harmonise",
+         ParamType::number,
+         0.06,
+         "Nudge of the person's colour balance toward the backdrop's light",
+         0,
+         0.3,
+         {}},
     };
   }
 
   Frame run(const Frame& in, const json& p, JobContext&) const override {
-    if (in.alpha.empty())
+    if (!in.rendered || in.alpha.empty())
       throw Error(ErrorInfo{ErrorCode::internal, "needs a matte: put the matte stage before it", id(), {}, {}});
     const std::string style = p["style"];
-    const cv::Scalar edge = parse_color(p["color"]), centre = parse_color(p["color2"]);
+    const cv::Vec3f edge = linear_color(parse_color(p["color"])), centre = linear_color(parse_color(p["color2"]));
     cv::Point2f light(0.5f, 0.4f);
     if (const Face* f = in.subject_face(); f && !f->landmarks.empty()) {
       const cv::Point2f eyes = (f->left_eye() + f->right_eye()) * 0.5f;
       light = cv::Point2f(eyes.x / in.image.cols, std::max(0.2f, eyes.y / in.image.rows));
     }
-    cv::Mat bnew = make_backdrop(in.image.size(), style, edge, centre, light);
-    cv::Mat img, a3, inv3;
-    in.image.convertTo(img, CV_32FC3);
-    cv::Mat a = in.alpha, inv = 1.0 - in.alpha;
-    cv::merge(std::vector<cv::Mat>{a, a, a}, a3);
-    cv::merge(std::vector<cv::Mat>{inv, inv, inv}, inv3);
-    cv::Mat out;
-    if (p["decontaminate"].get<bool>()) {
-      // Old background colour near each pixel: the mean of nearby clear
-      // background (alpha < 0.1), from a wider window where none is close.
-      const int r = std::max(8, std::max(img.cols, img.rows) / 40);
-      const cv::Mat weight = cv::max(1.0 - in.alpha / 0.1, 0.0);
-      cv::Mat w3;
-      cv::merge(std::vector<cv::Mat>{weight, weight, weight}, w3);
-      const cv::Mat weighted = img.mul(w3);
-      auto local_mean = [&](int radius, cv::Mat& mean, cv::Mat& support) {
-        cv::Mat num;
-        cv::blur(weighted, num, cv::Size(2 * radius + 1, 2 * radius + 1));
-        cv::blur(weight, support, cv::Size(2 * radius + 1, 2 * radius + 1));
-        cv::Mat s3;
-        cv::merge(std::vector<cv::Mat>{support, support, support}, s3);
-        mean = num / cv::max(s3, 1e-4);
-      };
-      cv::Mat bold, support, wide, wide_support;
-      local_mean(r, bold, support);
-      local_mean(4 * r, wide, wide_support);
-      wide.copyTo(bold, support < 0.02);
-      cv::Mat decont = img + inv3.mul(bnew - bold);
-      // Where the matte is nearly zero use the backdrop alone, so no texture
-      // of the old scene survives.
-      cv::Mat t = cv::min(in.alpha / 0.15, 1.0), t3;
-      cv::merge(std::vector<cv::Mat>{t, t, t}, t3);
-      out = bnew + t3.mul(decont - bnew);
-    } else {
-      out = img.mul(a3) + bnew.mul(inv3);
+    const cv::Mat bnew = make_backdrop(in.image.size(), style, edge, centre, light);
+    const bool decontaminate = p["decontaminate"].get<bool>() && !in.foreground.empty();
+    cv::Mat fg = decontaminate ? in.foreground : in.image;
+    // Harmonise: the backdrop's average light, relative to its own grey,
+    // tints the person by a small fraction (white balance toward the room).
+    const double h = p["harmonise"];
+    if (h > 0) {
+      const cv::Scalar m = cv::mean(bnew);
+      const double grey = (m[0] + m[1] + m[2]) / 3;
+      if (grey > 1e-4) {
+        cv::Mat tinted;
+        cv::multiply(fg, cv::Scalar(1 + h * (m[0] / grey - 1), 1 + h * (m[1] / grey - 1), 1 + h * (m[2] / grey - 1)),
+                     tinted);
+        fg = tinted;
+      }
+    }
+    const cv::Mat a3 = gray3(in.alpha);
+    cv::Mat out = fg.mul(a3) + bnew.mul(cv::Scalar::all(1) - a3);
+    // Light wrap: near the edge, inside the person, the backdrop's light
+    // (blurred) mixes in, strongest right at the edge.
+    const double wrap = p["wrap"];
+    if (wrap > 0) {
+      const int k = (std::max(in.image.cols, in.image.rows) / 40) | 1;
+      cv::Mat soft, glow;
+      cv::GaussianBlur(1.0 - in.alpha, soft, cv::Size(k, k), 0);
+      cv::GaussianBlur(bnew, glow, cv::Size(k, k), 0);
+      const cv::Mat amount = gray3(soft.mul(in.alpha) * wrap);
+      out = out + (glow - out).mul(amount) * 0.5;
     }
     Frame res = in;
-    res.image = cv::Mat();              // never write into the input's (possibly cached) buffer
-    out.convertTo(res.image, CV_8UC3);  // saturating, rounded
+    res.image = out;
     res.source_type = "compositeWithTrainedAlgorithmicMedia";
     res.edits.push_back("background replaced with a " + style + " studio backdrop (" + p["color"].get<std::string>() +
                         (style == "gradient" ? " to " + p["color2"].get<std::string>() : std::string()) + ")");

@@ -1,6 +1,7 @@
-// export: encodes the portrait (sRGB ICC profile embedded) and writes XMP:
+// export: converts the portrait to 8-bit sRGB (once, here), encodes it (sRGB ICC profile embedded) and writes XMP:
 // Iptc4xmpExt:DigitalSourceType (the most synthetic term the recipe earned),
 // xmp:CreatorTool and a plain-language dc:description of the edits.
+#include "likeness/color.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/xmp.hpp"
 #include "stages/stages.hpp"
@@ -25,7 +26,9 @@ class ExportStage final : public Stage {
     const ImageFormat fmt = format_from_name(p["format"]);
     std::string description;
     for (const auto& e : in.edits) description += (description.empty() ? "" : "; ") + e;
-    out.encoded = embed_xmp(encode_image(in.image, fmt, p["quality"]),
+    // The one conversion to 8-bit sRGB.
+    const cv::Mat pixels = in.image.depth() == CV_8U ? in.image : linear_to_srgb8(in.image);
+    out.encoded = embed_xmp(encode_image(pixels, fmt, p["quality"]),
                             {in.source_type, std::string("likeness ") + LIKENESS_VERSION, description});
     out.encoded_format = p["format"];
     return out;

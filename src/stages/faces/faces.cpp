@@ -1,5 +1,6 @@
 // faces: finds every face (SSD MobileNetV1), adds 68 landmarks and a 128-d
-// identity embedding to each, and picks the main subject. Pixels unchanged.
+// identity embedding to each, and takes the subject intake chose (the frame's
+// subject_hint) or else the main face. Pixels unchanged.
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
@@ -47,7 +48,19 @@ class FacesStage final : public Stage {
       f.box = cv::Rect2f(f.box.x * inv, f.box.y * inv, f.box.width * inv, f.box.height * inv);
       for (auto& pt : f.landmarks) pt *= inv;
     }
-    out.subject = FaceAnalyzer::main_subject(out.faces, in.image.size());
+    // The subject intake chose (in a group photo, the person whose photos
+    // these are), when it was passed in; otherwise the main face.
+    out.subject = -1;
+    if (!in.subject_hint.empty()) {
+      float best = 0.3f;
+      for (int i = 0; i < int(out.faces.size()); ++i) {
+        const cv::Rect2f& b = out.faces[i].box;
+        const float inter = (b & in.subject_hint).area();
+        const float iou = inter / (b.area() + in.subject_hint.area() - inter);
+        if (iou > best) best = iou, out.subject = i;
+      }
+    }
+    if (out.subject < 0) out.subject = FaceAnalyzer::main_subject(out.faces, in.image.size());
     return out;
   }
 };

@@ -1,8 +1,10 @@
-// frame: crops to a head-and-shoulders (or headshot / half-body) portrait at
-// the output size, eye line at a chosen height (upper third by default).
-// Where the frame reaches past the photo's edges the pixels are marked
-// `outside` so the backdrop fills them; the bottom edge zooms in first so the
-// body is never invented.
+// frame: plans a head-and-shoulders (or headshot / half-body) portrait at the
+// output size, eye line at a chosen height (upper third by default). The plan
+// is a scale and an offset from the source onto the canvas; the render step
+// applies it to the image and every layer. Where the canvas reaches past the
+// photo the backdrop fills it, but never past an edge the person runs off
+// (the body is never cut by a line inside the frame): the frame zooms in
+// first.
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -18,10 +20,9 @@ double frame_crop_span(const std::string& crop) {
 }
 
 double frame_fitted_span(double wanted_span, cv::Size photo, cv::Size out, double eye_distance) {
-  constexpr double kTightest = 3.2;
   const double fits =
       std::min(photo.height / eye_distance, photo.width * double(out.height) / (double(out.width) * eye_distance));
-  return std::max(kTightest, std::min(wanted_span, fits));
+  return std::max(kTightestSpan, std::min(wanted_span, fits));
 }
 
 namespace {
@@ -57,62 +58,34 @@ class FrameStage final : public Stage {
     const cv::Point2f eyes = (face->left_eye() + face->right_eye()) * 0.5f;
     const double d = std::max(4.0f, face->eye_distance());
     const double wanted = frame_crop_span(p["crop"]);
-    // Refine, never invent: the frame stays inside the photo. If the photo
-    // is too tight for the crop, zoom in (to a tightest span); the face may
-    // sit off-centre or off the eye line rather than leave the photo.
-    const double span = frame_fitted_span(wanted, in.image.size(), cv::Size(W, H), d);
-    const double s = H / (span * d);  // output px per source px
-    const double sw = W / s, sh = H / s;
-    auto place = [](double want, double size, double limit) {
-      return size <= limit ? std::clamp(want, 0.0, limit - size) : want;
-    };
-    const cv::Rect2d src(place(eyes.x - sw / 2, sw, in.image.cols), place(eyes.y - eye_line * sh, sh, in.image.rows),
-                         sw, sh);
+    const cv::Size photo = in.image.size();
+    // Where the person runs off the photo (the body at the bottom, a shoulder
+    // at a side), the frame must not reach past that edge: the backdrop would
+    // meet the body in a hard line. Other edges may be extended by the
+    // backdrop (headroom, a wider aspect).
+    const Edges touching = person_touches(in, photo);
+    // Refine, never invent: zoom in (to the tightest span) until the frame
+    // stays inside every edge the person touches; the face may sit off-centre
+    // or off the eye line rather than cut the body.
+    double span = frame_fitted_span(wanted, photo, cv::Size(W, H), d);
+    cv::Rect2d src;
+    for (;; span = std::max(kTightestSpan, span - 0.1)) {
+      const double sc = H / (span * d), sw = W / sc, sh = H / sc;
+      src = cv::Rect2d(eyes.x - sw / 2, eyes.y - eye_line * sh, sw, sh);
+      src = keep_inside(src, photo, touching);
+      const bool ok = (!touching.left || src.x >= -1e-6) && (!touching.top || src.y >= -1e-6) &&
+                      (!touching.right || src.br().x <= photo.width + 1e-6) &&
+                      (!touching.bottom || src.br().y <= photo.height + 1e-6);
+      if (ok || span <= kTightestSpan) break;
+    }
+    const double s = H / (span * d);
+    if ((src & cv::Rect2d(0, 0, photo.width, photo.height)).area() <= 0)
+      throw Error(ErrorInfo{ErrorCode::bad_input, "the face is outside the photo", id(), {}, {}});
 
-    Frame out;
-    out.source_type = in.source_type;
-    out.edits = in.edits;
-    out.image = cv::Mat(H, W, CV_8UC3, cv::Scalar::all(0));
-    out.outside = cv::Mat(H, W, CV_8U, cv::Scalar(255));
-    const cv::Rect2d inter = src & cv::Rect2d(0, 0, in.image.cols, in.image.rows);
-    if (inter.area() <= 0) throw Error(ErrorInfo{ErrorCode::bad_input, "the face is outside the photo", id(), {}, {}});
-    // Source pixels -> destination rectangle (rounded to whole pixels).
-    const int dx0 = std::clamp(int(std::lround((inter.x - src.x) * s)), 0, W - 1);
-    const int dy0 = std::clamp(int(std::lround((inter.y - src.y) * s)), 0, H - 1);
-    const int dx1 = std::clamp(int(std::lround((inter.x + inter.width - src.x) * s)), dx0 + 1, W);
-    const int dy1 = std::clamp(int(std::lround((inter.y + inter.height - src.y) * s)), dy0 + 1, H);
-    const cv::Rect dst(dx0, dy0, dx1 - dx0, dy1 - dy0);
-    // Exact sub-pixel mapping for the destination rectangle.
-    const double sx = dst.width / inter.width, sy = dst.height / inter.height;
-    cv::Rect srect(int(std::floor(inter.x)), int(std::floor(inter.y)), 0, 0);
-    srect.width = std::min(in.image.cols - srect.x, int(std::ceil(inter.x + inter.width)) - srect.x);
-    srect.height = std::min(in.image.rows - srect.y, int(std::ceil(inter.y + inter.height)) - srect.y);
-    cv::Mat piece;
-    if (s < 1) {
-      cv::resize(in.image(srect), piece, dst.size(), 0, 0, cv::INTER_AREA);
-    } else {
-      cv::Matx23d m(sx, 0, (srect.x - inter.x) * sx, 0, sy, (srect.y - inter.y) * sy);
-      cv::warpAffine(in.image(srect), piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    }
-    piece.copyTo(out.image(dst));
-    out.outside(dst).setTo(0);
-    // Fill outside pixels by replicating the edge (the backdrop replaces them;
-    // the matte needs plausible values there).
-    if (dst != cv::Rect(0, 0, W, H)) {
-      cv::Mat filled;
-      cv::copyMakeBorder(piece, filled, dst.y, H - dst.y - dst.height, dst.x, W - dst.x - dst.width,
-                         cv::BORDER_REPLICATE);
-      filled.copyTo(out.image, out.outside);
-    }
-    auto map = [&](cv::Point2f q) { return cv::Point2f(float((q.x - src.x) * s), float((q.y - src.y) * s)); };
-    for (const Face& f : in.faces) {
-      Face g = f;
-      const cv::Point2f tl = map(f.box.tl());
-      g.box = cv::Rect2f(tl.x, tl.y, float(f.box.width * s), float(f.box.height * s));
-      for (auto& q : g.landmarks) q = map(q);
-      out.faces.push_back(std::move(g));
-    }
-    out.subject = in.subject;
+    Frame out = in;
+    out.plan.canvas = cv::Size(W, H);
+    out.plan.scale = s;
+    out.plan.offset = cv::Point2d(-src.x * s, -src.y * s);
     char buf[160];
     std::snprintf(buf, sizeof buf, "framed %s at %dx%d (%s %.2fx)", p["crop"].get<std::string>().c_str(), W, H,
                   s > 1 ? "enlarged" : "reduced", s > 1 ? s : 1 / s);
@@ -122,6 +95,52 @@ class FrameStage final : public Stage {
       out.edits.push_back(buf);
     }
     return out;
+  }
+
+ private:
+  struct Edges {
+    bool left = false, top = false, right = false, bottom = true;
+  };
+
+  // Which photo edges the person runs off (person layer > 0.5 on the edge);
+  // without a layer, only the bottom (the body always continues there).
+  static Edges person_touches(const Frame& in, cv::Size photo) {
+    Edges e;
+    if (in.person.empty()) return e;
+    auto on = [&](double x, double y) {
+      const cv::Matx23d& m = in.person.from_source;
+      const int lx = int(m(0, 0) * x + m(0, 1) * y + m(0, 2)), ly = int(m(1, 0) * x + m(1, 1) * y + m(1, 2));
+      if (lx < 0 || ly < 0 || lx >= in.person.data.cols || ly >= in.person.data.rows) return false;
+      return in.person.data.at<float>(ly, lx) > 0.5f;
+    };
+    auto along = [&](bool vertical, double at) {
+      const int n = 256;
+      const double len = vertical ? photo.height : photo.width;
+      for (int i = 0; i < n; ++i) {
+        const double t = (i + 0.5) * len / n;
+        if (vertical ? on(at, t) : on(t, at)) return true;
+      }
+      return false;
+    };
+    e.left = along(true, 0.5);
+    e.right = along(true, photo.width - 0.5);
+    e.top = along(false, 0.5);
+    e.bottom = true;
+    return e;
+  }
+
+  // Shifts the frame into the photo along each axis where it fits; where it
+  // does not fit, keeps it against the edges the person touches.
+  static cv::Rect2d keep_inside(cv::Rect2d r, cv::Size photo, const Edges& t) {
+    auto axis = [](double pos, double size, double limit, bool low, bool high) {
+      if (size <= limit) return std::clamp(pos, 0.0, limit - size);
+      if (low && !high) return 0.0;
+      if (high && !low) return limit - size;
+      return pos;
+    };
+    r.x = axis(r.x, r.width, photo.width, t.left, t.right);
+    r.y = axis(r.y, r.height, photo.height, t.top, t.bottom);
+    return r;
   }
 };
 }  // namespace

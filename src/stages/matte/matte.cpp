@@ -1,82 +1,105 @@
-// matte: a person matte from ISNet (at 640x640 or its native 1024x1024), scaled to
-// the frame and edge-refined with a guided filter so hair strands follow the
-// photo. Pixels the frame added beyond the photo are background.
-#include <opencv2/dnn.hpp>
+// matte: the person matte on the canvas, refined at output resolution. The
+// source analysis's coarse matte (resampled by the render step) is refined in
+// its uncertain edge band with a guided filter on the portrait itself, so hair
+// strands follow the photo; anything of the old scene the network called
+// "person" but that is not joined to the subject (a sign's letter, a stranger
+// behind) and every trace far from the person is cut; then the person's own
+// colours in the edge band are estimated (foreground estimation), so no colour
+// of the old background reaches the new one.
 #include <opencv2/imgproc.hpp>
 #include <opencv2/ximgproc.hpp>
 
-#include "likeness/inference.hpp"
+#include "likeness/color.hpp"
+#include "likeness/error.hpp"
+#include "stages/matte/foreground.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
+
+cv::Mat refine_matte(const cv::Mat& linear, const cv::Mat& coarse, const cv::Mat& outside, cv::Point2f subject,
+                     double far_fraction, bool guided) {
+  const int W = linear.cols, H = linear.rows;
+  cv::Mat alpha = coarse.clone();
+  if (guided) {
+    const int r = std::max(4, std::max(W, H) / 128);
+    cv::Mat refined;
+    // An 8-bit guide (OpenCV's float guide degrades to a box blur at small eps).
+    cv::ximgproc::guidedFilter(linear_to_srgb8(linear), coarse, refined, r, 1e-3 * 255 * 255);
+    // Only the uncertain band changes: where the coarse matte is clearly
+    // inside or outside (far from 0.5 within the filter's reach) it stays.
+    cv::Mat unsure = cv::abs(coarse - 0.5) < 0.45, band;
+    cv::dilate(unsure, band, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+    refined.copyTo(alpha, band);
+  }
+  cv::min(cv::max(alpha, 0.0), 1.0, alpha);
+  // The person is what is joined to the subject's face.
+  cv::Mat solid = alpha >= 0.5, labels;
+  const int n = cv::connectedComponents(solid, labels, 8, CV_32S);
+  const cv::Point c(std::clamp(int(subject.x), 0, W - 1), std::clamp(int(subject.y), 0, H - 1));
+  int keep = labels.at<int>(c);
+  if (keep == 0 && n > 1) {
+    // The face's centre fell on a hole: take the component nearest to it.
+    cv::Mat pts;
+    cv::findNonZero(solid, pts);
+    double best = 1e18;
+    for (int i = 0; i < int(pts.total()); ++i) {
+      const cv::Point q = pts.at<cv::Point>(i);
+      const double d2 = double(q.x - c.x) * (q.x - c.x) + double(q.y - c.y) * (q.y - c.y);
+      if (d2 < best) best = d2, keep = labels.at<int>(q);
+    }
+  }
+  cv::Mat person = labels == keep;
+  if (keep == 0) person = cv::Mat::zeros(H, W, CV_8U);
+  // Distance from the person; beyond a narrow band the matte is 0.
+  cv::Mat dist;
+  cv::distanceTransform(~person, dist, cv::DIST_L2, cv::DIST_MASK_5);
+  const double far = std::max(3.0, far_fraction * H);
+  alpha.setTo(0, dist > far);
+  // Crisp ends: a trace under 2% is background, over 98% is the person.
+  alpha.setTo(0, alpha < 0.02);
+  alpha.setTo(1, alpha > 0.98);
+  if (!outside.empty()) alpha.setTo(0, outside);
+  return alpha;
+}
 
 namespace {
 class MatteStage final : public Stage {
  public:
   std::string id() const override { return "matte"; }
-  int version() const override { return 1; }
-  std::string summary() const override { return "Separate the person from the background (ISNet matte)"; }
+  int version() const override { return 2; }
+  std::string summary() const override {
+    return "Refine the person matte's edges at output size and estimate the person's own edge colours";
+  }
   std::vector<ParamSpec> params() const override {
     return {
-        {"refine", ParamType::boolean, true, "Refine the matte's edges with a guided filter on the photo", 0, 0, {}},
-        {"resolution",
-         ParamType::choice,
-         "1024",
-         "ISNet input size: 1024 is native; 640 is about 2.5x faster (matte IoU 0.95-0.999 against 1024)",
-         0,
-         0,
-         {"640", "1024"}},
-        {"context",
+        {"refine", ParamType::boolean, true, "Refine the edge band with a guided filter on the portrait", 0, 0, {}},
+        {"far",
          ParamType::number,
-         0.25,
-         "Margin added around the frame (fraction of its size) so ISNet sees a close-up as a whole person",
-         0,
-         1,
+         0.025,
+         "Beyond this distance from the person (fraction of the frame's height) nothing of the photo is kept",
+         0.005,
+         0.2,
          {}},
     };
   }
-  std::vector<std::string> models() const override { return {"isnet", "isnet_640"}; }
-  std::vector<std::string> models_for(const json& p) const override { return {model_for(p)}; }
 
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
-    const int size = p["resolution"].get<std::string>() == "1024" ? 1024 : 640;
-    // ISNet finds the salient object; in a tight close-up it picks the face
-    // and drops hair and shoulders. A margin (edge pixels, smeared) above and
-    // beside the frame makes the person a smaller, whole object again.
-    const double ctx_frac = p["context"].get<double>();
-    const int mx = int(in.image.cols * ctx_frac), my = int(in.image.rows * ctx_frac);
-    cv::Mat padded;
-    cv::copyMakeBorder(in.image, padded, my, my, mx, mx, cv::BORDER_REPLICATE);
-    if (mx > 0 || my > 0) {
-      cv::Mat blurred;
-      cv::blur(padded, blurred, cv::Size(31, 31));
-      in.image.copyTo(blurred(cv::Rect(mx, my, in.image.cols, in.image.rows)));
-      padded = blurred;
-    }
-    cv::Mat input;
-    cv::resize(padded, input, cv::Size(size, size), 0, 0, cv::INTER_AREA);
-    cv::Mat blob = cv::dnn::blobFromImage(input, 1.0 / 256, cv::Size(), cv::Scalar(128, 128, 128), true);
-    cv::Mat pred = network(model_for(p)).run({{"", blob}}, {"output"})[0];
-    ctx.check_cancel();
-    cv::Mat small(size, size, CV_32F, pred.ptr<float>());
+    if (!in.rendered || in.alpha.empty())
+      throw Error(ErrorInfo{ErrorCode::internal,
+                            "needs a rendered frame with a person layer: put segment before frame "
+                            "and render before it",
+                            id(),
+                            {},
+                            {}});
+    const Face* f = in.subject_face();
+    const cv::Point2f centre = f && f->landmarks.size() == 68 ? (f->landmarks[30] + f->landmarks[27]) * 0.5f
+                                                              : cv::Point2f(in.image.cols / 2.f, in.image.rows / 3.f);
     Frame out = in;
-    cv::Mat full;
-    cv::resize(small, full, padded.size(), 0, 0, cv::INTER_LINEAR);
-    out.alpha = full(cv::Rect(mx, my, in.image.cols, in.image.rows)).clone();  // fresh: the input may be cached
-    if (p["refine"].get<bool>()) {
-      const int radius = std::max(4, std::max(in.image.cols, in.image.rows) / 128);
-      cv::Mat refined;
-      cv::ximgproc::guidedFilter(in.image, out.alpha, refined, radius, 1e-3 * 255 * 255);
-      out.alpha = refined;
-    }
-    cv::min(cv::max(out.alpha, 0.0), 1.0, out.alpha);
-    // Pixels the frame had to add beyond the photo are backdrop.
-    if (!in.outside.empty()) out.alpha.setTo(0, in.outside);
+    out.alpha = refine_matte(in.image, in.alpha, in.outside, centre, p["far"], p["refine"]);
+    ctx.check_cancel();
+    out.foreground = estimate_foreground(in.image, out.alpha);
     return out;
   }
-
- private:
-  static std::string model_for(const json& p) { return p["resolution"] == "1024" ? "isnet" : "isnet_640"; }
 };
 }  // namespace
 

@@ -1,0 +1,19 @@
+// Colour working space. Stages that mix light (compositing, relighting) work
+// in float linear light; the photo arrives and leaves as 8-bit sRGB, converted
+// once each way. The conversions are exact inverses on 8-bit values.
+#pragma once
+#include <opencv2/core.hpp>
+
+namespace likeness {
+
+// 8-bit sRGB (any channel count) -> CV_32F linear light 0..1, same channels.
+cv::Mat srgb_to_linear(const cv::Mat& srgb8);
+// CV_32F linear light -> 8-bit sRGB, clamped and rounded.
+cv::Mat linear_to_srgb8(const cv::Mat& linear);
+// One value each way (for colours from parameters).
+float srgb_to_linear(float srgb01);
+float linear_to_srgb(float linear01);
+// A BGR colour (0..255 sRGB) as linear light.
+cv::Vec3f linear_color(const cv::Scalar& bgr255);
+
+}  // namespace likeness

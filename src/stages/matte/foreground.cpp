@@ -1,0 +1,75 @@
+#include "stages/matte/foreground.hpp"
+
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+
+namespace likeness {
+
+namespace {
+// One Jacobi sweep at one level: per pixel, the 2x2 least-squares system for
+// (F, B) with the compositing equation and 4-neighbour smoothness weighted by
+// how little the matte changes across the neighbour.
+void sweep(const cv::Mat& I, const cv::Mat& A, const cv::Mat& F0, const cv::Mat& B0, cv::Mat& F1, cv::Mat& B1,
+           const ForegroundOptions& o) {
+  const int h = I.rows, w = I.cols;
+  cv::parallel_for_(cv::Range(0, h), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) {
+      const auto* img = I.ptr<cv::Vec3f>(y);
+      const float* a = A.ptr<float>(y);
+      auto* fo = F1.ptr<cv::Vec3f>(y);
+      auto* bo = B1.ptr<cv::Vec3f>(y);
+      for (int x = 0; x < w; ++x) {
+        const float a0 = a[x], a1 = 1 - a0;
+        float wsum = 0;
+        cv::Vec3f fs(0, 0, 0), bs(0, 0, 0);
+        const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
+        for (int k = 0; k < 4; ++k) {
+          const int xx = std::clamp(nx[k], 0, w - 1), yy = std::clamp(ny[k], 0, h - 1);
+          const float wk = o.regularisation + o.gradient_weight * std::abs(a0 - A.at<float>(yy, xx));
+          wsum += wk;
+          fs += wk * F0.at<cv::Vec3f>(yy, xx);
+          bs += wk * B0.at<cv::Vec3f>(yy, xx);
+        }
+        // [a0^2 + W, a0 a1; a0 a1, a1^2 + W] [F; B] = [a0 I + fs; a1 I + bs]
+        const float m00 = a0 * a0 + wsum, m01 = a0 * a1, m11 = a1 * a1 + wsum;
+        const float det = m00 * m11 - m01 * m01;
+        const float inv = det > 1e-12f ? 1 / det : 0;
+        for (int c = 0; c < 3; ++c) {
+          const float r0 = a0 * img[x][c] + fs[c], r1 = a1 * img[x][c] + bs[c];
+          fo[x][c] = std::clamp((m11 * r0 - m01 * r1) * inv, 0.f, 1.f);
+          bo[x][c] = std::clamp((m00 * r1 - m01 * r0) * inv, 0.f, 1.f);
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
+cv::Mat estimate_foreground(const cv::Mat& image, const cv::Mat& alpha, cv::Mat* background,
+                            const ForegroundOptions& o) {
+  CV_Assert(image.type() == CV_32FC3 && alpha.type() == CV_32F && image.size() == alpha.size());
+  const int w = image.cols, h = image.rows;
+  const int levels = int(std::ceil(std::log2(double(std::max(w, h))))) + 1;
+  cv::Mat F(1, 1, CV_32FC3, cv::mean(image)), B = F.clone();
+  for (int level = 0; level < levels; ++level) {
+    const double t = std::pow(double(level) / std::max(1, levels - 1), 1.0);
+    const int lw = std::max(1, int(std::lround(std::pow(double(w), t)))),
+              lh = std::max(1, int(std::lround(std::pow(double(h), t))));
+    cv::Mat I, A;
+    cv::resize(image, I, cv::Size(lw, lh), 0, 0, cv::INTER_AREA);
+    cv::resize(alpha, A, cv::Size(lw, lh), 0, 0, cv::INTER_AREA);
+    cv::resize(F, F, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
+    cv::resize(B, B, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
+    const int n = std::max(lw, lh) < o.big_size ? o.small_iterations : o.big_iterations;
+    cv::Mat F1(lh, lw, CV_32FC3), B1(lh, lw, CV_32FC3);
+    for (int i = 0; i < n; ++i) {
+      sweep(I, A, F, B, F1, B1, o);
+      std::swap(F, F1);
+      std::swap(B, B1);
+    }
+  }
+  if (background) *background = B;
+  return F;
+}
+
+}  // namespace likeness

@@ -1,0 +1,39 @@
+// cutout: the person of a photo as RGBA at the photo's own size: the source
+// analysis and matte of the portrait pipeline on an identity plan, the
+// person's estimated own colour (no fringe of the old background) and alpha.
+#include <opencv2/imgproc.hpp>
+
+#include "likeness/color.hpp"
+#include "likeness/error.hpp"
+#include "likeness/hash.hpp"
+#include "likeness/studio.hpp"
+
+namespace likeness {
+
+Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
+               const json& segment_params, FrameCache* cache) {
+  Recipe analysis;
+  for (const char* id : {"faces", "segment"})
+    analysis.steps.push_back({id, find_stage(id).version(), std::string(id) == "segment" ? segment_params : json{}});
+  RunResult a = run_recipe(std::move(source), source_key, analysis, ctx, cache);
+  auto planned = std::make_shared<Frame>(*a.frame);
+  planned->plan.canvas = planned->image.size();
+  planned->plan.scale = 1;
+  planned->plan.offset = {0, 0};
+  Recipe finish;
+  for (const char* id : {"render", "matte"}) finish.steps.push_back({id, find_stage(id).version(), json::object()});
+  RunResult r =
+      run_recipe(planned, Sha256().field(a.steps.back().key).field("identity plan").hex(), finish, ctx, cache);
+  Cutout c;
+  c.frame = r.frame;
+  const cv::Mat fg = linear_to_srgb8(r.frame->foreground);
+  cv::Mat a8;
+  r.frame->alpha.convertTo(a8, CV_8U, 255);
+  std::vector<cv::Mat> ch;
+  cv::split(fg, ch);
+  ch.push_back(a8);
+  cv::merge(ch, c.bgra);
+  return c;
+}
+
+}  // namespace likeness

@@ -65,8 +65,8 @@ cv::Mat run(const std::string& name, const cv::Mat& bgr, double scale, cv::Scala
 
 TEST(Models, ManifestListsEveryModelWithSourceAndLicence) {
   ModelStore& s = ModelStore::shared();
-  for (const char* name :
-       {"face_detector", "face_landmarks68", "face_recognition", "isnet", "isnet_fp16", "facemesh", "selfie", "meet"}) {
+  for (const char* name : {"face_detector", "face_landmarks68", "face_recognition", "isnet", "isnet_fp16", "facemesh",
+                           "selfie", "meet", "esrgan_slim_x2", "esrgan_medium_x4", "esrgan_thick_x4"}) {
     const ModelInfo& m = s.info(name);
     EXPECT_NE(m.source.find("npm @"), std::string::npos) << name;
     EXPECT_NE(m.source.find('@', 5), std::string::npos) << "source must name an exact version: " << m.source;
@@ -188,6 +188,31 @@ TEST(Models, HumanGraphModelsMatchTheOriginals) {
       std::printf("%s.%s: max abs diff %.2e (tolerance %.1e)\n", name, out_name.c_str(), diff, tol);
       EXPECT_LE(diff, tol) << name << "." << out_name;
     }
+  }
+}
+
+// The ESRGAN upscalers (UpscalerJS slim, medium, thick; x2 and x4), run by
+// our runtime on the reference inputs: NHWC RGB 0..255, any size; the output
+// is exactly scale x the input.
+TEST(Models, EsrganMatchesTheOriginals) {
+  const auto refs = reference();
+  for (const char* name : {"esrgan_slim_x2", "esrgan_slim_x4", "esrgan_medium_x2", "esrgan_medium_x4",
+                           "esrgan_thick_x2", "esrgan_thick_x4"}) {
+    const auto& e = refs.at(name);
+    const std::string b = read_bytes(kRef + e["input"].get<std::string>());
+    const int w = e["width"], h = e["height"], scale = e["scale"];
+    cv::Mat rgb(h, w, CV_8UC3, const_cast<char*>(b.data())), input;
+    rgb.convertTo(input, CV_32FC3);
+    const int dims[] = {1, h, w};
+    const cv::Mat out = network(name).run(cv::Mat(3, dims, CV_32FC3, input.data))[0];
+    ASSERT_EQ(out.dims, 4) << name;
+    EXPECT_EQ(out.size[1], scale * h) << name;
+    EXPECT_EQ(out.size[2], scale * w) << name;
+    const auto ref = floats(e["outputs"]["output"]["file"]);
+    ASSERT_EQ(out.total(), ref.size()) << name;
+    const float diff = max_abs_diff(out.ptr<float>(), ref);
+    std::printf("%s: %dx%d -> x%d, max abs diff %.2e on 0..255\n", name, w, h, scale, diff);
+    EXPECT_LE(diff, 1e-2f) << name;
   }
 }
 

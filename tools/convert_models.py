@@ -33,7 +33,7 @@ from tfjs_weights import load_weights  # noqa: E402
 
 OPSET = 11
 # Model families converted by their own modules in tools/models/ (see main).
-FAMILIES = ["human_models"]
+FAMILIES = ["human_models", "esrgan"]
 
 
 # ---------------------------------------------------------------- TF.js weights

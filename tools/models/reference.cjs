@@ -172,7 +172,7 @@ async function checkConverted(meta) {
 // Further model families live in their own files next to this one
 // (reference_<family>.cjs), each exporting `async (ctx) => {}` that writes
 // its reference runs into ctx.meta and checks its converted models itself.
-const FAMILIES = ['human_models'];
+const FAMILIES = ['human_models', 'esrgan'];
 
 (async () => {
   const meta = {};

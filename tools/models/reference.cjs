@@ -183,7 +183,18 @@ const FAMILIES = ['human_models', 'esrgan'];
     const b = fs.readFileSync(file);
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
   };
-  const ctx = { out, modelDir: path.dirname(out), meta, testCard, writeF32, readF32, pkgDir };
+  // A TF.js weightsManifest's shards, concatenated in order, for tf.io.fromMemory.
+  const readWeights = (dir, manifest) => {
+    const shards = [];
+    const weightSpecs = [];
+    for (const group of manifest) {
+      for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
+      weightSpecs.push(...group.weights);
+    }
+    const blob = Buffer.concat(shards);
+    return { weightSpecs, weightData: blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.length) };
+  };
+  const ctx = { out, modelDir: path.dirname(out), meta, testCard, writeF32, readF32, pkgDir, readWeights };
   for (const family of FAMILIES) await require(path.join(__dirname, `reference_${family}.cjs`))(ctx);
   const tmp = path.join(out, 'reference.json.tmp');
   fs.writeFileSync(tmp, JSON.stringify(meta, null, 2));

@@ -32,14 +32,7 @@ async function loadOriginal(tf, ctx, pkg, scale) {
   if (definition.setup) definition.setup(tf); // registers MultiplyBeta, PixelShuffle<s>x
   const dir = path.join(ctx.pkgDir(pkg), 'models', `x${scale}`);
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json')));
-  const shards = [];
-  const weightSpecs = [];
-  for (const group of json.weightsManifest) {
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
-    weightSpecs.push(...group.weights);
-  }
-  const blob = Buffer.concat(shards);
-  const weightData = blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.length);
+  const { weightSpecs, weightData } = ctx.readWeights(dir, json.weightsManifest);
   const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData }));
   return { model, definition };
 }

@@ -31,16 +31,9 @@ const MODELS = [
   ['meet', 256, 144, 53, [['logits', 'segment', [1, 144, 256, 2], null]]],
 ];
 
-async function loadOriginal(tf, dir, name) {
+async function loadOriginal(tf, ctx, dir, name) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`)));
-  const shards = [];
-  const weightSpecs = [];
-  for (const group of json.weightsManifest) {
-    for (const p of group.paths) shards.push(fs.readFileSync(path.join(dir, p)));
-    weightSpecs.push(...group.weights);
-  }
-  const blob = Buffer.concat(shards);
-  const weightData = blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.length);
+  const { weightSpecs, weightData } = ctx.readWeights(dir, json.weightsManifest);
   return tf.loadGraphModel(tf.io.fromMemory({
     modelTopology: json.modelTopology, weightSpecs, weightData,
     format: json.format, generatedBy: json.generatedBy, convertedBy: json.convertedBy, signature: json.signature,
@@ -60,7 +53,7 @@ module.exports = async (ctx) => {
     const input = new Float32Array(px.length);
     for (let i = 0; i < px.length; i++) input[i] = px[i] / 255;
 
-    const model = await loadOriginal(tf, dir, name);
+    const model = await loadOriginal(tf, ctx, dir, name);
     const x = tf.tensor4d(input, [1, height, width, 3], 'float32');
     const results = model.execute(x, outputs.map((o) => o[1]));
     const refs = {};

@@ -16,7 +16,7 @@ NPM_STAMP   := $(NPM_DIR)/.installed-$(shell cat tools/models/package-lock.json 
 C2PA_DIR    := $(CACHE)/npm-c2pa
 C2PA_STAMP  := $(C2PA_DIR)/.installed-$(shell cat tools/c2pa/package-lock.json | sha256sum | cut -c1-12)
 export LIKENESS_C2PA_NODE_PATH := $(C2PA_DIR)/node_modules
-MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py $$(ls tools/models/* | sort) | sha256sum | cut -c1-12)
+MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py $$(ls tools/models/*.py tools/models/*.cjs tools/models/package*.json | sort) | sha256sum | cut -c1-12)
 # ONNX Runtime (the npm package ships Microsoft's headers and Linux library).
 export LIKENESS_ORT_DIR := $(NPM_DIR)/node_modules/com.github.asus4.onnxruntime
 # Bad-input corpora (../shared/ROBUSTNESS.md) for tests/corpus_test.
@@ -51,7 +51,7 @@ $(C2PA_STAMP): | $(DEPS_STAMP)
 models: $(MODEL_STAMP)
 $(MODEL_STAMP): | $(NPM_STAMP)
 	@echo "converting models into $(MODELS)"
-	/usr/bin/python3 tools/convert_models.py $(NPM_DIR)/node_modules $(MODELS)
+	PYTHONDONTWRITEBYTECODE=1 /usr/bin/python3 tools/convert_models.py $(NPM_DIR)/node_modules $(MODELS)
 	@echo "reference runs of the original models (for tests/models_test)"
 	NODE_PATH=$(NPM_DIR)/node_modules node tools/models/reference.cjs $(MODELS)/reference
 	@rm -f $(MODELS)/.built-* && touch $@

@@ -16,6 +16,7 @@
 
 namespace likeness {
 
+namespace {
 cv::Mat refine_matte(const cv::Mat& linear, const cv::Mat& coarse, const cv::Mat& outside, cv::Point2f subject,
                      double far_fraction, bool guided) {
   const int W = linear.cols, H = linear.rows;
@@ -62,7 +63,6 @@ cv::Mat refine_matte(const cv::Mat& linear, const cv::Mat& coarse, const cv::Mat
   return alpha;
 }
 
-namespace {
 class MatteStage final : public Stage {
  public:
   std::string id() const override { return "matte"; }

@@ -65,14 +65,12 @@ class SegmentStage final : public Stage {
     const double s = double(size) / std::max(region.width, region.height);
     const cv::Size scaled(std::max(1, int(std::lround(region.width * s))),
                           std::max(1, int(std::lround(region.height * s))));
-    const cv::Rect in_scaled(int(std::lround((inside.x - region.x) * s)), int(std::lround((inside.y - region.y) * s)),
-                             0, 0);
+    const int left = int(std::lround((inside.x - region.x) * s)), top = int(std::lround((inside.y - region.y) * s));
     cv::Mat piece;
-    const cv::Size piece_size(std::max(1, std::min(scaled.width - in_scaled.x, int(std::lround(inside.width * s)))),
-                              std::max(1, std::min(scaled.height - in_scaled.y, int(std::lround(inside.height * s)))));
+    const cv::Size piece_size(std::max(1, std::min(scaled.width - left, int(std::lround(inside.width * s)))),
+                              std::max(1, std::min(scaled.height - top, int(std::lround(inside.height * s)))));
     cv::resize(in.image(inside), piece, piece_size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::Mat canvas;
-    const int top = in_scaled.y, left = in_scaled.x;
     const int bottom = std::max(0, scaled.height - top - piece.rows),
               right = std::max(0, scaled.width - left - piece.cols);
     cv::copyMakeBorder(piece, canvas, top, bottom, left, right, cv::BORDER_REPLICATE);

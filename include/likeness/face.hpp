@@ -17,6 +17,9 @@ struct Face {
   float score = 0.f;                   // detector confidence 0..1
   std::vector<cv::Point2f> landmarks;  // 68 points (iBUG order) or empty
   std::vector<float> embedding;        // 128-d, L2-normalised, or empty
+  // 468-point face mesh (MediaPipe topology) or empty: x, y in image pixels,
+  // z depth in the same pixel scale (smaller = nearer the camera).
+  std::vector<cv::Point3f> mesh;
 
   cv::Point2f left_eye() const;   // subject's right eye = image left (points 36-41)
   cv::Point2f right_eye() const;  // points 42-47

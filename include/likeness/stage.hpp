@@ -4,6 +4,7 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
@@ -21,6 +22,16 @@ struct Layer {
   cv::Mat data;                               // CV_32F (or CV_8U) 2-D
   cv::Matx23d from_source{1, 0, 0, 0, 1, 0};  // source (x, y) -> layer (x, y)
   bool empty() const { return data.empty(); }
+};
+
+// The light a backdrop implies (direction and colour), for the composite and
+// for later relighting. Camera space: x right, y up, z toward the camera.
+struct SceneLight {
+  bool set = false;
+  cv::Vec3f direction{0, 0, 1};         // unit vector from the subject toward the key light
+  cv::Vec3f color{1, 1, 1};             // key light colour, linear BGR, relative (max channel 1)
+  cv::Vec3f ambient{0.2f, 0.2f, 0.2f};  // fill/bounce light colour, linear BGR (the backdrop's mean)
+  float softness = 0.5f;                // 0 a hard point source .. 1 fully diffuse (overcast)
 };
 
 // The frame as a plan: where the portrait's canvas lies on the source. The
@@ -48,15 +59,19 @@ struct FramePlan {
 // layers at their own resolution; from render on it is the portrait's canvas
 // in float linear light, converted to 8-bit sRGB once, by export.
 struct Frame {
-  cv::Mat image;                               // CV_8UC3 BGR sRGB (source), or CV_32FC3 BGR linear light (rendered)
-  bool rendered = false;                       // image is the output canvas, linear light
-  cv::Rect2f subject_hint;                     // the subject intake chose (source px), or empty: detect and pick
-  Layer person;                                // coarse person matte at the source (segment stage)
+  cv::Mat image;            // CV_8UC3 BGR sRGB (source), or CV_32FC3 BGR linear light (rendered)
+  bool rendered = false;    // image is the output canvas, linear light
+  cv::Rect2f subject_hint;  // the subject intake chose (source px), or empty: detect and pick
+  Layer person;             // coarse person matte at the source (segment stage)
+  // Named semantic masks ("hair", "face_skin", ...), 0..1: at the source with
+  // their own maps until render, then on the canvas (from_source = the plan).
+  std::map<std::string, Layer> layers;
   FramePlan plan;                              // set by the frame stage
   cv::Mat alpha;                               // CV_32F person matte 0..1 on the canvas, or empty
   cv::Mat foreground;                          // CV_32FC3 linear: the person's own colour where alpha < 1, or empty
   cv::Mat outside;                             // CV_8U, 255 where the canvas lies beyond the photo, or empty
   std::vector<Face> faces;                     // in image coordinates
+  SceneLight light;                            // the light the backdrop implies (backdrop stage)
   int subject = -1;                            // index into faces
   std::string source_type = "digitalCapture";  // IPTC digital source type term
   std::vector<std::string> edits;              // plain-language summary, one per change

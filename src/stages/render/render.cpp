@@ -1,8 +1,9 @@
 // render: applies the frame's plan. The source region is resampled once onto
 // the canvas (area-averaged when reducing, bicubic when enlarging) and turned
 // into float linear light; every layer of the source analysis (the person
-// matte) goes through the same map, and so do the faces' points. Canvas
-// pixels beyond the photo are marked `outside` for the backdrop to fill.
+// matte, the semantic masks) goes through the same map, and so do the faces'
+// points and meshes. Canvas pixels beyond the photo are marked `outside` for
+// the backdrop to fill.
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -76,14 +77,26 @@ class RenderStage final : public Stage {
                      cv::BORDER_CONSTANT, cv::Scalar(0));
       out.alpha.setTo(0, out.outside);
     }
+    for (const auto& [name, layer] : in.layers) {
+      Layer& l = out.layers[name];
+      cv::warpAffine(layer.data, l.data, compose(plan, layer.from_source), plan.canvas, cv::INTER_LINEAR,
+                     cv::BORDER_CONSTANT, cv::Scalar(0));
+      l.data.setTo(0, out.outside);
+      l.from_source = plan.output_from_source();
+    }
     for (const Face& f : in.faces) {
       Face g = f;
       const cv::Point2f tl = plan.to_output(f.box.tl());
       g.box = cv::Rect2f(tl.x, tl.y, float(f.box.width * s), float(f.box.height * s));
       for (auto& q : g.landmarks) q = plan.to_output(q);
+      for (auto& q : g.mesh) {
+        const cv::Point2f o = plan.to_output({q.x, q.y});
+        q = cv::Point3f(o.x, o.y, float(q.z * s));
+      }
       out.faces.push_back(std::move(g));
     }
     out.subject = in.subject;
+    out.light = in.light;
     return out;
   }
 };

@@ -21,6 +21,7 @@
 #include "likeness/model_store.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
+#include "likeness/upscale.hpp"
 #include "likeness/xmp.hpp"
 #include "progress.hpp"
 
@@ -166,6 +167,16 @@ int main(int argc, char** argv) {
   cut_cmd->add_option("PHOTO", cut_in, "Photo with a person")->required();
   cut_cmd->add_option("--out", cut_out_path, "Output .png")->required();
 
+  // upscale
+  std::string up_in, up_out, up_model = upscale_model_label(UpscaleOptions{}.model);
+  int up_scale = 2;
+  auto* up_cmd = app.add_subcommand(
+      "upscale", "Enlarge a photo 2x or 4x with ESRGAN super-resolution (2x: the x4 network's output area-reduced)");
+  up_cmd->add_option("IN", up_in, "Photo")->required();
+  up_cmd->add_option("OUT", up_out, "Output .jpg, .png or .webp")->required();
+  up_cmd->add_option("--scale", up_scale, "2 or 4");
+  up_cmd->add_option("--model", up_model, "ESRGAN network: slim, medium or thick (default " + up_model + ")");
+
   // check
   std::vector<std::string> check_paths;
   bool check_json = false;
@@ -240,6 +251,11 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--check", bench_check, "Instead: time `check` on this folder, every photo analysed afresh")
       ->excludes(photo_opt);
   bench_cmd->add_option("--size", bench_size, "Output size WIDTHxHEIGHT");
+  std::string bench_upscale;
+  bench_cmd
+      ->add_option("--upscale", bench_upscale,
+                   "Instead: time every ESRGAN network on a WIDTHxHEIGHT region of --photo (e.g. 512x640)")
+      ->excludes("--check");
   bench_cmd->add_option("--repeat", bench_repeat, "Runs (median reported)")->check(CLI::Range(1, 50));
 
   try {
@@ -427,6 +443,25 @@ int main(int argc, char** argv) {
                     100 * cv::mean(c.frame->alpha)[0]);
       return 0;
     }
+    if (*up_cmd) {
+      UpscaleOptions uo;
+      uo.scale = up_scale;
+      uo.model = upscale_model_from_label(up_model);
+      upscale_network(uo.model, uo.scale);  // a bad --scale or --model fails before the work
+      const ImageFormat format = format_from_path(up_out);
+      // The output limit, applied to the input's header before decoding.
+      DecodeLimits limits;
+      limits.max_pixels = kMaxUpscaledPixels / (uo.scale * uo.scale);
+      const DecodedImage img = decode_image(up_in, limits);
+      ctx.item = up_in;
+      uo.ctx = &ctx;
+      const cv::Mat big = upscale(img.bgr, uo);
+      write_file_atomic(up_out, encode_image(big, format, 92));
+      progress.finish();
+      if (!quiet)
+        std::printf("%s  %dx%d (%dx with ESRGAN %s)\n", up_out.c_str(), big.cols, big.rows, uo.scale, up_model.c_str());
+      return 0;
+    }
     if (*cmp_cmd) {
       const Comparison c = compare_photos(cmp_a, cmp_b);
       progress.finish();
@@ -506,6 +541,26 @@ int main(int argc, char** argv) {
                   mp / files.size(), bench_check.c_str(), threads, bench_repeat);
       std::printf("  set        %9.1f ms\n  per photo  %9.1f ms\n  peak RSS   %9ld MB\n", med, med / files.size(),
                   peak_rss_mb());
+      return 0;
+    }
+    if (*bench_cmd && !bench_upscale.empty()) {
+      if (bench_photo.empty()) throw Error(ErrorCode::usage, "bench --upscale wants --photo FILE");
+      json size = json::object();
+      parse_size(bench_upscale, size);
+      const cv::Mat photo = decode_image(bench_photo).bgr;
+      const int w = std::min(photo.cols, size["frame"]["width"].get<int>());
+      const int h = std::min(photo.rows, size["frame"]["height"].get<int>());
+      const cv::Mat region = photo(cv::Rect((photo.cols - w) / 2, (photo.rows - h) / 2, w, h)).clone();
+      const int tile = UpscaleOptions{}.tile;
+      std::printf("ESRGAN on a %dx%d region of %s, %d threads, %d px tiles, median of %d\n", w, h, bench_photo.c_str(),
+                  threads, tile, bench_repeat);
+      std::printf("  %-18s %9s %12s %14s %12s\n", "network", "s", "MMAC/in px", "GMAC (tiled)", "GMAC/s");
+      for (const UpscaleTiming& t : time_upscalers(region, bench_repeat, tile)) {
+        const double gmac = t.macs_per_pixel * double(t.computed_pixels) / 1e9;
+        std::printf("  %-18s %9.3f %12.3f %14.1f %12.1f\n", t.network.c_str(), t.seconds, t.macs_per_pixel / 1e6, gmac,
+                    gmac / t.seconds);
+      }
+      std::printf("  peak RSS   %9ld MB\n", peak_rss_mb());
       return 0;
     }
     if (*bench_cmd) {

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "likeness/image_io.hpp"
+#include "likeness/stage.hpp"
+
 namespace likeness::testing {
 
 namespace fs = std::filesystem;
@@ -109,6 +112,12 @@ void grant_consent(const std::string& subject) {
   const CliResult r = run_cli({"consent", "grant", "--subject", subject, "--by", "test suite", "--purposes",
                                "portraits,likeness", "--retention", "30", "--json"});
   if (r.exit_code != 0) throw std::runtime_error("consent grant failed: " + r.err);
+}
+
+std::shared_ptr<const Frame> source_frame(const std::string& path) {
+  auto f = std::make_shared<Frame>();
+  f->image = decode_image(path).bgr;
+  return f;
 }
 
 }  // namespace likeness::testing

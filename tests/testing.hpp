@@ -1,8 +1,13 @@
 // Shared helpers for the tests: where the real photos are, running the CLI.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+namespace likeness {
+struct Frame;
+}
 
 namespace likeness::testing {
 
@@ -10,6 +15,8 @@ std::string faces_dir();                       // ../shared/faces
 std::string people(const std::string& f);      // ../shared/faces/people/<f>
 std::string portrait(const std::string& f);    // ../shared/faces/portraits/<f>
 std::string temp_dir(const std::string& tag);  // a fresh folder under /tmp
+// A photo decoded as the pipeline's source frame.
+std::shared_ptr<const Frame> source_frame(const std::string& path);
 
 struct Identity {
   std::string file;

@@ -68,6 +68,13 @@ class Recognizer {
   ModelStore& store_;
 };
 
+// The 468-point face mesh of the face with these 68 landmarks (image pixels;
+// z in the same scale, smaller = nearer), or empty. `score`: the mesh net's
+// face confidence 0..1.
+inline constexpr int kFaceMeshPoints = 468;
+std::vector<cv::Point3f> face_mesh(const cv::Mat& bgr, const std::vector<cv::Point2f>& landmarks68,
+                                   float* score = nullptr);
+
 // Cosine similarity of two L2-normalised embeddings, clamped to 0..1.
 float similarity(const std::vector<float>& a, const std::vector<float>& b);
 

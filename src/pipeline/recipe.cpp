@@ -61,4 +61,13 @@ json RunResult::provenance() const {
   return out;
 }
 
+Recipe Recipe::until(const std::string& stage) const {
+  Recipe r;
+  for (const auto& s : steps) {
+    r.steps.push_back(s);
+    if (s.stage == stage) return r;
+  }
+  throw Error(ErrorCode::usage, "the recipe has no '" + stage + "' step");
+}
+
 }  // namespace likeness

@@ -5,6 +5,7 @@
 namespace likeness {
 const Stage& faces_stage();     // faces/    detection, landmarks, identity; the subject intake chose
 const Stage& segment_stage();   // segment/  person matte at the source, on the person's region
+const Stage& parse_stage();     // parse/    face mesh and semantic masks (skin, hair, clothing, ...) at the source
 const Stage& frame_stage();     // frame/    the crop as a plan: scale and offset onto the canvas
 const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
 const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours

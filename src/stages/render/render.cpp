@@ -94,8 +94,8 @@ class RenderStage final : public Stage {
         {"upscale_model",
          ParamType::choice,
          kDefaultModel,
-         "ESRGAN network: slim (3x faster than medium), medium (detail to 2x, bicubic beyond), thick (detail to 4x, "
-         "10x slower than medium)",
+         "ESRGAN network: slim or medium (detail to 2x, bicubic beyond; a faint 2-px block grid), thick (detail to "
+         "4x, no grid; 10x medium's time)",
          0,
          0,
          {"slim", "medium", "thick"}},

@@ -105,6 +105,12 @@ bench: models build
 	  cp $(FULLSIZE)/person09_3_full.jpg $(BUILD)/bench-check/b$$i.jpg; done
 	$(BUILD)/likeness bench --check $(BUILD)/bench-check --threads 2
 
+# Matte quality on busy backgrounds, per method (bench/matte_eval.cpp):
+# report in $(BUILD)/matte-eval/report.md, references and composites beside it.
+.PHONY: matte-eval
+matte-eval: models build
+	$(BUILD)/matte_eval $(BUILD)/matte-eval
+
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 

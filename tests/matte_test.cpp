@@ -211,6 +211,47 @@ TEST_P(Halo, NoColourOfTheOldBackgroundAtTheEdges) {
   EXPECT_LE(std::abs(h_est.lambda), 0.08);
 }
 
+// A stranger behind the subject (a couple at an event, their faces beside
+// the subject's hair) is not the subject: the matte leaves their faces out,
+// keeps the subject whole, and only because it looks for other people.
+TEST(Matte, StrangersBehindAreNotTheSubject) {
+  const cv::Mat photo = decode_image(people("person05_1.jpg")).bgr;  // a plain backdrop
+  const Cutout plain = cut(photo);
+  // The couple behind, a little smaller than the frame (a step back).
+  cv::Mat behind = decode_image(portrait("couple.jpg")).bgr, scaled, full;
+  const double s = 0.75 * std::max(double(photo.cols) / behind.cols, double(photo.rows) / behind.rows);
+  cv::resize(behind, scaled, cv::Size(), s, s, cv::INTER_AREA);
+  const int px = std::max(0, photo.cols - scaled.cols), py = std::max(0, photo.rows - scaled.rows);
+  cv::copyMakeBorder(scaled, full, py / 2, py - py / 2, px / 2, px - px / 2, cv::BORDER_REFLECT101);
+  const cv::Mat bnew = srgb_to_linear(full(cv::Rect(0, 0, photo.cols, photo.rows)));
+  const cv::Mat a3 = gray3(plain.frame->alpha);
+  const cv::Mat composite = linear_to_srgb8(plain.frame->foreground.mul(a3) + bnew.mul(cv::Scalar::all(1) - a3));
+
+  JobContext ctx;
+  auto src = frame_of(composite);
+  const Cutout with = cut_out(src, "strangers", ctx, json{{"others", true}});
+  const Cutout without = cut_out(src, "strangers", ctx, json{{"others", false}});
+  const Frame& f = *with.frame;
+  ASSERT_GE(f.faces.size(), 3u) << "the subject and the couple";
+  int strangers = 0;
+  float worst_without = 0;
+  for (int i = 0; i < int(f.faces.size()); ++i) {
+    if (i == f.subject) continue;
+    const cv::Rect2f& b = f.faces[i].box;
+    const cv::Point c(cvRound(b.x + b.width / 2), cvRound(b.y + b.height / 2));
+    if (plain.frame->alpha.at<float>(c) > 0.5f) continue;  // hidden behind the subject
+    ++strangers;
+    EXPECT_LT(f.alpha.at<float>(c), 0.1f) << "a stranger's face at " << c;
+    worst_without = std::max(worst_without, without.frame->alpha.at<float>(c));
+  }
+  EXPECT_GE(strangers, 2);
+  EXPECT_GT(worst_without, 0.5f) << "ISNet alone keeps a stranger (otherwise this test shows nothing)";
+  // The subject stays whole: their matte agrees with the plain photo's.
+  const cv::Mat a = f.alpha > 0.5, ref = plain.frame->alpha > 0.5;
+  const double inter = cv::countNonZero(a & ref), uni = cv::countNonZero(a | ref);
+  EXPECT_GT(inter / uni, 0.75) << "IoU with the subject's own matte";
+}
+
 TEST(Cutout, CliWritesRgbaAndRefusesWhatItCannotDo) {
   const std::string dir = temp_dir("cutout");
   const auto ok = run_cli({"cutout", people("person04_1.jpg"), "--out", dir + "/p.png", "--quiet"});

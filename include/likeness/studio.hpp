@@ -70,6 +70,7 @@ struct Cutout {
   std::shared_ptr<const Frame> frame;  // alpha, foreground (linear), faces
 };
 Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
-               const json& segment_params = json::object(), FrameCache* cache = nullptr);
+               const json& segment_params = json::object(), FrameCache* cache = nullptr,
+               const json& matte_params = json::object());
 
 }  // namespace likeness

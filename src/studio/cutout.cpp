@@ -11,7 +11,7 @@
 namespace likeness {
 
 Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
-               const json& segment_params, FrameCache* cache) {
+               const json& segment_params, FrameCache* cache, const json& matte_params) {
   Recipe analysis;
   for (const char* id : {"faces", "segment"})
     analysis.steps.push_back({id, find_stage(id).version(), std::string(id) == "segment" ? segment_params : json{}});
@@ -21,7 +21,8 @@ Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_ke
   planned->plan.scale = 1;
   planned->plan.offset = {0, 0};
   Recipe finish;
-  for (const char* id : {"render", "matte"}) finish.steps.push_back({id, find_stage(id).version(), json::object()});
+  finish.steps.push_back({"render", find_stage("render").version(), json::object()});
+  finish.steps.push_back({"matte", find_stage("matte").version(), matte_params});
   RunResult r =
       run_recipe(planned, Sha256().field(a.steps.back().key).field("identity plan").hex(), finish, ctx, cache);
   Cutout c;

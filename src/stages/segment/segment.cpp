@@ -28,7 +28,7 @@ namespace {
 class SegmentStage final : public Stage {
  public:
   std::string id() const override { return "segment"; }
-  int version() const override { return 1; }
+  int version() const override { return 2; }
   std::string summary() const override {
     return "Person matte at the source, on the person's region with full context (ISNet)";
   }
@@ -44,10 +44,29 @@ class SegmentStage final : public Stage {
         {"above", ParamType::number, 4.0, "Region above the eyes, in eye distances (room for hair)", 2, 10, {}},
         {"below", ParamType::number, 11.0, "Region below the eyes, in eye distances (down to the waist)", 4, 30, {}},
         {"side", ParamType::number, 5.0, "Region either side of the face, in eye distances", 2, 15, {}},
+        {"fuse",
+         ParamType::choice,
+         "none",
+         "Second opinion on the person's extent: selfie (MediaPipe selfie segmentation) fills ISNet's holes "
+         "inside the body and clears what it calls person far from anyone",
+         0,
+         0,
+         {"none", "selfie"}},
+        {"others",
+         ParamType::boolean,
+         true,
+         "Leave out other people: what lies nearer another detected face than the subject's (a stranger "
+         "behind the hair) is not the subject",
+         0,
+         0,
+         {}},
     };
   }
-  std::vector<std::string> models() const override { return {"isnet", "isnet_640"}; }
-  std::vector<std::string> models_for(const json& p) const override { return {model_for(p)}; }
+  std::vector<std::string> models() const override { return {"isnet", "isnet_640", "selfie"}; }
+  std::vector<std::string> models_for(const json& p) const override {
+    if (p["fuse"] == "selfie") return {model_for(p), "selfie"};
+    return {model_for(p)};
+  }
 
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
     const Face* face = in.subject_face();
@@ -87,16 +106,111 @@ class SegmentStage final : public Stage {
     ctx.check_cancel();
     cv::Mat pred = network(model_for(p)).run({{"", blob}}, {"output"})[0];
     cv::Mat square(size, size, CV_32F, pred.ptr<float>());
+    cv::Mat person = cv::min(cv::max(square, 0.0), 1.0);
+    if (p["fuse"] == "selfie") person = fuse_selfie(person, canvas);
+    const double lx = size / double(region.width), ly = size / double(region.height);
+    const cv::Matx23d from_source(lx, 0, -region.x * lx, 0, ly, -region.y * ly);
+    if (p["others"].get<bool>()) person = leave_out_others(person, from_source, in.faces, in.subject);
 
     Frame out = in;
     // The layer: ISNet's answer in its own size x size pixels of the region.
-    out.person.data = cv::min(cv::max(square, 0.0), 1.0);
-    const double lx = size / double(region.width), ly = size / double(region.height);
-    out.person.from_source = cv::Matx23d(lx, 0, -region.x * lx, 0, ly, -region.y * ly);
+    out.person.data = person;
+    out.person.from_source = from_source;
     return out;
   }
 
  private:
+  // Other people are not the subject. In a body's metric (eye distances,
+  // bodies reaching far below the face and wider than it) the subject's
+  // body is what lies within 3.5 of their face; it hides other people
+  // except for a head that was seen (hair included); beyond it, others own
+  // what is nearer their face than the subject's.
+  // The matte fades out over about an eye distance there, so a stranger
+  // touching the hair, or a crowd behind, is not taken for the subject.
+  static cv::Mat leave_out_others(const cv::Mat& person, const cv::Matx23d& from_source, const std::vector<Face>& faces,
+                                  int subject) {
+    if (subject < 0 || faces.size() < 2) return person;
+    struct Head {
+      cv::Point2f eyes;
+      float d;
+    };
+    std::vector<Head> heads;
+    for (const Face& f : faces) {
+      if (f.landmarks.size() == 68)
+        heads.push_back({(f.left_eye() + f.right_eye()) * 0.5f, std::max(4.f, f.eye_distance())});
+      else
+        heads.push_back(
+            {cv::Point2f(f.box.x + f.box.width / 2, f.box.y + f.box.height * 0.4f), std::max(4.f, f.box.width * 0.4f)});
+    }
+    auto metric = [](const Head& h, cv::Point2f p) {
+      float dx = (p.x - h.eyes.x) / h.d, dy = (p.y - h.eyes.y) / h.d;
+      if (dy > 0) dy *= 0.35f, dx /= 1.6f;  // the body hangs below the face, wider than it
+      return std::hypot(dx, dy);
+    };
+    cv::Matx23d to_source;
+    cv::invertAffineTransform(from_source, to_source);
+    cv::Mat out = person.clone();
+    cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& r) {
+      for (int y = r.start; y < r.end; ++y) {
+        float* row = out.ptr<float>(y);
+        for (int x = 0; x < out.cols; ++x) {
+          if (row[x] <= 0) continue;
+          const cv::Point2f p(float(to_source(0, 0) * x + to_source(0, 1) * y + to_source(0, 2)),
+                              float(to_source(1, 0) * x + to_source(1, 1) * y + to_source(1, 2)));
+          const float mine = metric(heads[subject], p);
+          const float mine_head =
+              std::hypot(p.x - heads[subject].eyes.x, p.y - heads[subject].eyes.y) / heads[subject].d;
+          float keep = 1;
+          for (int j = 0; j < int(heads.size()); ++j) {
+            if (j == subject) continue;
+            const Head& h = heads[j];
+            // The subject stands in front: their own body hides others',
+            // but not a head that was seen (hair included); beyond the
+            // subject's body the others own what is nearer their face.
+            const float head = std::hypot(p.x - h.eyes.x, p.y - h.eyes.y) / h.d;
+            const float theirs = metric(h, p);
+            const float claim =
+                std::max(std::clamp(2.2f - head, 0.f, 1.f) * std::clamp((mine_head - head) / 0.5f, 0.f, 1.f),
+                         std::clamp(mine - 3.5f, 0.f, 1.f) * std::clamp(mine - theirs, 0.f, 1.f) *
+                             std::clamp(6.f - theirs, 0.f, 1.f));
+            keep = std::min(keep, 1 - claim);
+          }
+          row[x] *= keep;
+        }
+      }
+    });
+    return out;
+  }
+
+  // ISNet's matte with the selfie model's opinion: the selfie model's
+  // confident interior (shrunk well inside its coarse edge) is person even
+  // where ISNet let it go (a dark jacket on a dark background), and what it
+  // confidently calls background far from its person is not (a stray object
+  // ISNet took for part of the person). ISNet keeps every edge.
+  static cv::Mat fuse_selfie(const cv::Mat& isnet, const cv::Mat& region_bgr) {
+    constexpr int kSelfie = 256;
+    cv::Mat in;
+    cv::resize(region_bgr, in, cv::Size(kSelfie, kSelfie), 0, 0, cv::INTER_AREA);
+    cv::cvtColor(in, in, cv::COLOR_BGR2RGB);
+    in.convertTo(in, CV_32F, 1.0 / 255);
+    const int dims[] = {1, kSelfie, kSelfie, 3};
+    const cv::Mat blob(4, dims, CV_32F, in.ptr<float>());
+    cv::Mat out = network("selfie").run(blob)[0];
+    cv::Mat mask(kSelfie, kSelfie, CV_32F, out.ptr<float>()), selfie;
+    cv::resize(mask, selfie, isnet.size(), 0, 0, cv::INTER_LINEAR);
+    const int n = isnet.rows;
+    auto shrink = [&](const cv::Mat& m, int r) {
+      cv::Mat e, f;
+      cv::erode(m, e, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+      e.convertTo(f, CV_32F, 1.0 / 255);
+      cv::GaussianBlur(f, f, cv::Size(), r / 2.0 + 1);
+      return f;
+    };
+    const cv::Mat core = shrink(selfie > 0.8, n / 40), away = shrink(selfie < 0.05, n / 25);
+    cv::Mat fused = cv::max(isnet, core);
+    return fused.mul(1.0 - away);
+  }
+
   static std::string model_for(const json& p) { return p["resolution"] == "1024" ? "isnet" : "isnet_640"; }
 };
 }  // namespace

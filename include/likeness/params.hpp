@@ -11,7 +11,7 @@ namespace likeness {
 
 using json = nlohmann::json;
 
-enum class ParamType { boolean, integer, number, choice, color };
+enum class ParamType { boolean, integer, number, choice, color, path };  // path: a file (text, "" for none)
 
 struct ParamSpec {
   std::string key;
@@ -22,7 +22,7 @@ struct ParamSpec {
   std::vector<std::string> choices;  // choice
 
   std::string type_name() const;  // "integer", "color", ...
-  std::string allowed() const;    // "16..1000", "one of solid, gradient", "#rrggbb"
+  std::string allowed() const;    // "16..1000", "one of solid, gradient", "#rrggbb", "a file path"
   json schema() const;            // JSON-schema fragment
 };
 

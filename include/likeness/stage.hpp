@@ -112,6 +112,10 @@ class Stage {
   // The models a step with these resolved parameters runs: their digests
   // enter the step key, so changing an unused model keeps the cache valid.
   virtual std::vector<std::string> models_for(const json& /*params*/) const { return models(); }
+  // Files a step with these parameters reads (a user's picture): their
+  // content's digest enters the step key, so editing the file in place
+  // invalidates the cache. Throws Error{bad_input} for a file it cannot use.
+  virtual std::vector<std::string> inputs_for(const json& /*params*/) const { return {}; }
   // How the stage changes pixels, for the C2PA manifest: a C2PA action
   // ("c2pa.cropped", "c2pa.edited", ...) and the IPTC digital source type of
   // that change; "" when the stage changes no pixels (analysis, encoding).

@@ -39,6 +39,8 @@ std::string ParamSpec::type_name() const {
       return "choice";
     case ParamType::color:
       return "color";
+    case ParamType::path:
+      return "path";
   }
   return "?";
 }
@@ -57,6 +59,8 @@ std::string ParamSpec::allowed() const {
     }
     case ParamType::color:
       return "#rrggbb";
+    case ParamType::path:
+      return "a file path, or empty for none";
   }
   return "";
 }
@@ -84,6 +88,9 @@ json ParamSpec::schema() const {
     case ParamType::color:
       s["type"] = "string";
       s["pattern"] = "^#[0-9a-fA-F]{6}$";
+      break;
+    case ParamType::path:
+      s["type"] = "string";
       break;
   }
   return s;
@@ -117,6 +124,9 @@ json parse_param(const std::string& stage, const ParamSpec& spec, const json& v)
         for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
         return s;
       }
+      break;
+    case ParamType::path:
+      if (v.is_string() && v.get<std::string>().find('\0') == std::string::npos) return v;
       break;
   }
   reject(stage, spec, v.dump());

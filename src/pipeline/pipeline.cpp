@@ -39,6 +39,7 @@ std::string step_key(const std::string& previous, const Stage& stage, const json
   Sha256 h;
   h.field(previous).field(stage.id()).field(std::to_string(stage.version())).field(params.dump());
   for (const auto& m : stage.models_for(params)) h.field(m).field(ModelStore::shared().digest(m));
+  for (const auto& f : stage.inputs_for(params)) h.field("input").field(sha256_file(f));
   return h.hex();
 }
 

@@ -150,7 +150,10 @@ TEST(Cli, StagesSchemaAndModelsList) {
     EXPECT_EQ(j["stages"][id]["type"], "object");
   }
   EXPECT_EQ(j["stages"]["frame"]["properties"]["width"]["maximum"], 8192);
-  EXPECT_EQ(j["stages"]["backdrop"]["properties"]["style"]["enum"], nlohmann::json({"solid", "gradient"}));
+  EXPECT_EQ(
+      j["stages"]["backdrop"]["properties"]["style"]["enum"],
+      nlohmann::json({"solid", "gradient", "paper", "canvas", "office", "city", "greenery", "cafe", "sky", "image"}));
+  EXPECT_EQ(j["stages"]["backdrop"]["properties"]["image"]["type"], "string");
   // Every declared parameter is a CLI flag too.
   CliResult help = run_cli({"shoot", "--help"});
   for (const auto& [id, st] : j["stages"].items())

@@ -154,8 +154,8 @@ cv::Mat render_layers(const Lens& lens, const std::vector<Layer>& layers, const 
     const cv::Rect inner(m, m, work.width, work.height);
     cv::Mat c = color(inner), a = cover(inner);
     if (work != C) {
-      cv::resize(c, c, C, 0, 0, cv::INTER_CUBIC);
-      cv::resize(a, a, C, 0, 0, cv::INTER_CUBIC);
+      cv::resize(c, c, C, 0, 0, cv::INTER_LINEAR);
+      cv::resize(a, a, C, 0, 0, cv::INTER_LINEAR);
     }
     cv::parallel_for_(cv::Range(0, C.height), [&](const cv::Range& r) {
       for (int y = r.start; y < r.end; ++y) {
@@ -170,7 +170,7 @@ cv::Mat render_layers(const Lens& lens, const std::vector<Layer>& layers, const 
     });
   }
   if (C != S) {
-    cv::resize(out, out, S, 0, 0, cv::INTER_CUBIC);
+    cv::resize(out, out, S, 0, 0, cv::INTER_LINEAR);
     out = cv::max(out, 0.0);
   }
   return out;
@@ -188,7 +188,7 @@ cv::Mat defocus(const cv::Mat& linear, double diameter, float rim) {
         cv::Size(std::max(8, int(std::lround(S.width * scale))), std::max(8, int(std::lround(S.height * scale)))), 0, 0,
         cv::INTER_AREA);
   cv::Mat out = blur_disc(small, r * double(small.rows) / S.height, rim);
-  if (out.size() != S) cv::resize(out, out, S, 0, 0, cv::INTER_CUBIC);
+  if (out.size() != S) cv::resize(out, out, S, 0, 0, cv::INTER_LINEAR);
   return cv::max(out, 0.0);
 }
 

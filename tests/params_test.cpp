@@ -79,7 +79,10 @@ TEST(Recipe, StepKeysNameOnlyTheModelTheStepRuns) {
   const json fine = resolve_params("segment", segment.params(), json::object());
   EXPECT_EQ(segment.models_for(fast), std::vector<std::string>{"isnet_640"});
   EXPECT_EQ(segment.models_for(fine), std::vector<std::string>{"isnet"});
-  EXPECT_EQ(segment.models().size(), 2u);
+  EXPECT_EQ(segment.models().size(), 3u);  // isnet, isnet_640, selfie
+  const json fused = resolve_params("segment", segment.params(), {{"fuse", "selfie"}});
+  EXPECT_EQ(segment.models_for(fused), (std::vector<std::string>{"isnet", "selfie"}));
+  EXPECT_NE(step_key("k", segment, fused), step_key("k", segment, fine));
   EXPECT_NE(step_key("k", segment, fast), step_key("k", segment, fine));
 }
 
@@ -101,10 +104,20 @@ TEST(Prompt, LayeredPromptMapsToStagesAndReportsTheRest) {
   PromptPlan p = plan_prompt(
       "navy suit, modern office with a blurred skyline, soft morning light, grey backdrop, headshot", "corporate");
   EXPECT_EQ(p.params["backdrop"]["color"], "#7a7f85");
+  EXPECT_EQ(p.params["backdrop"]["style"], "city");  // an office with a skyline: the city window
   EXPECT_EQ(p.params["frame"]["crop"], "headshot");
-  ASSERT_EQ(p.not_applied.size(), 3u);  // suit (wardrobe), office (scene), light (relight)
+  ASSERT_EQ(p.not_applied.size(), 2u);  // suit (wardrobe), light (relight)
   EXPECT_NE(p.not_applied[0].find("wardrobe"), std::string::npos);
   EXPECT_EQ(usage_error([] { plan_prompt("", "wedding"); }).code, ErrorCode::usage);
+}
+
+TEST(Prompt, PlacesAndStudioBackdropsByName) {
+  EXPECT_EQ(plan_prompt("warm cafe", "social").params["backdrop"]["style"], "cafe");
+  EXPECT_EQ(plan_prompt("modern office", "corporate").params["backdrop"]["style"], "office");
+  EXPECT_EQ(plan_prompt("in a garden", "nonprofit").params["backdrop"]["style"], "greenery");
+  EXPECT_EQ(plan_prompt("moody sky", "artist").params["backdrop"]["style"], "sky");
+  EXPECT_EQ(plan_prompt("grey seamless paper", "corporate").params["backdrop"]["style"], "paper");
+  EXPECT_EQ(plan_prompt("painted canvas backdrop", "artist").params["backdrop"]["style"], "canvas");
 }
 
 TEST(Prompt, PurposesDiffer) {

@@ -88,10 +88,20 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
                           has(c, "dress") || has(c, "sweater") || has(c, "top") || has(c, "blazer") || has(c, "tie");
     const bool lighting = has(c, "light") || has(c, "lighting") || has(c, "lit") || has(c, "rembrandt") ||
                           has(c, "golden hour") || has(c, "shadow");
-    const bool scene = has(c, "office") || has(c, "skyline") || has(c, "city") || has(c, "window") ||
-                       has(c, "garden") || has(c, "greenery") || has(c, "outdoor") || has(c, "street");
+    // A place: the defocused scene backdrop it names (the first that fits).
+    const char* place = has(c, "skyline") || has(c, "city") || has(c, "window") || has(c, "street") ? "city"
+                        : has(c, "office") || has(c, "workplace")                                   ? "office"
+                        : has(c, "cafe") || has(c, "café") || has(c, "coffee")                      ? "cafe"
+                        : has(c, "garden") || has(c, "greenery") || has(c, "park") || has(c, "outdoor") ||
+                                has(c, "foliage") || has(c, "trees")
+                            ? "greenery"
+                        : has(c, "sky") || has(c, "clouds") ? "sky"
+                                                            : nullptr;
+    if (place && !wardrobe && !lighting) plan.params["backdrop"]["style"] = place, used = true;
+    const bool scene = place != nullptr;
     const bool backdrop_words = has(c, "backdrop") || has(c, "background") || has(c, "wall") || has(c, "studio") ||
-                                has(c, "paper") || has(c, "gradient") || has(c, "seamless") || has(c, "plain");
+                                has(c, "paper") || has(c, "gradient") || has(c, "seamless") || has(c, "plain") ||
+                                has(c, "canvas") || has(c, "painted");
     if (!wardrobe && !lighting && !scene && backdrop_words) {
       for (const auto& [name, hex] : colours()) {
         if (has(c, name.c_str())) {
@@ -102,8 +112,9 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
         }
       }
       if (has(c, "gradient") || has(c, "two-tone")) plan.params["backdrop"]["style"] = "gradient", used = true;
-      if (has(c, "solid") || has(c, "seamless") || has(c, "plain") || has(c, "paper"))
-        plan.params["backdrop"]["style"] = "solid", used = true;
+      if (has(c, "solid") || has(c, "plain")) plan.params["backdrop"]["style"] = "solid", used = true;
+      if (has(c, "seamless") || has(c, "paper")) plan.params["backdrop"]["style"] = "paper", used = true;
+      if (has(c, "canvas") || has(c, "painted")) plan.params["backdrop"]["style"] = "canvas", used = true;
       if (!used && (has(c, "studio") || has(c, "backdrop"))) used = true;  // the studio backdrop is the default
     }
     if (used) {
@@ -111,7 +122,7 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
     } else {
       std::string why = wardrobe   ? "wardrobe recolouring is not available yet"
                         : lighting ? "relighting is not available yet"
-                        : scene    ? "scene backdrops are not available yet; a studio backdrop is used"
+                        : scene    ? "a place behind a changed wardrobe or light is not available yet"
                                    : "not understood";
       plan.not_applied.push_back("'" + c + "': " + why);
     }
@@ -127,14 +138,20 @@ Recipe build_recipe(const PromptPlan& plan, int variation) {
     r.steps.push_back(std::move(step));
   }
   if (variation > 0) {
-    // Variations of one photo: the backdrop's tone shifts; every earlier
+    // Variations of one photo: the backdrop's tone shifts (and a place,
+    // canvas or paper is another of its kind); every earlier
     // step (faces, frame, matte) is shared through the cache.
     static const double kShade[] = {1.0, 1.25, 0.8, 1.45, 0.65};
     const double f = kShade[variation % 5];
     Step* b = r.find("backdrop");
     for (const char* k : {"color", "color2"})
       if (b->params.contains(k)) b->params[k] = shade(b->params[k], f);
-    if (variation % 2 == 1) b->params["style"] = b->params.value("style", "gradient") == "solid" ? "gradient" : "solid";
+    const std::string style = b->params.value("style", "gradient");
+    if (style == "solid" || style == "gradient") {
+      if (variation % 2 == 1) b->params["style"] = style == "solid" ? "gradient" : "solid";
+    } else {
+      b->params["seed"] = 1 + variation;  // another view of the same kind of place, canvas or paper
+    }
   }
   return r;
 }

@@ -156,15 +156,8 @@ TEST(Parse, PartsNeverAddUpToMoreThanThePerson) {
   const Frame& f = *res.frame;
   // The person matte in the masks' grid.
   const Layer& hair = f.layers.at("hair");
-  cv::Matx23d inv;
-  cv::invertAffineTransform(f.person.from_source, inv);
-  const cv::Matx33d G(hair.from_source(0, 0), 0, hair.from_source(0, 2), 0, hair.from_source(1, 1),
-                      hair.from_source(1, 2), 0, 0, 1);
-  const cv::Matx33d I(inv(0, 0), inv(0, 1), inv(0, 2), inv(1, 0), inv(1, 1), inv(1, 2), 0, 0, 1);
-  const cv::Matx33d M = G * I;
   cv::Mat person;
-  cv::warpAffine(f.person.data, person, cv::Matx23d(M(0, 0), M(0, 1), M(0, 2), M(1, 0), M(1, 1), M(1, 2)),
-                 hair.data.size());
+  cv::warpAffine(f.person.data, person, f.person.to(hair.from_source), hair.data.size());
   cv::Mat sum = cv::Mat::zeros(hair.data.size(), CV_32F);
   for (const auto& n : semantic_mask_names()) sum += f.layers.at(n).data;
   double worst = 0;

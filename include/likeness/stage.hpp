@@ -22,6 +22,9 @@ struct Layer {
   cv::Mat data;                               // CV_32F (or CV_8U) 2-D
   cv::Matx23d from_source{1, 0, 0, 0, 1, 0};  // source (x, y) -> layer (x, y)
   bool empty() const { return data.empty(); }
+  // The map from this layer's pixels to another grid's, given that grid's
+  // map from the source (for cv::warpAffine).
+  cv::Matx23d to(const cv::Matx23d& target_from_source) const;
 };
 
 // The light a backdrop implies (direction and colour), for the composite and

@@ -1,4 +1,5 @@
 #include <chrono>
+#include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
 #include "likeness/hash.hpp"
@@ -7,6 +8,16 @@
 #include "likeness/recipe.hpp"
 
 namespace likeness {
+
+cv::Matx23d Layer::to(const cv::Matx23d& target_from_source) const {
+  cv::Matx23d inv;
+  cv::invertAffineTransform(from_source, inv);  // source from layer
+  const cv::Matx23d& t = target_from_source;
+  const cv::Matx33d T(t(0, 0), t(0, 1), t(0, 2), t(1, 0), t(1, 1), t(1, 2), 0, 0, 1);
+  const cv::Matx33d I(inv(0, 0), inv(0, 1), inv(0, 2), inv(1, 0), inv(1, 1), inv(1, 2), 0, 0, 1);
+  const cv::Matx33d M = T * I;
+  return {M(0, 0), M(0, 1), M(0, 2), M(1, 0), M(1, 1), M(1, 2)};
+}
 
 void JobContext::check_cancel() const {
   if (cancel && cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");

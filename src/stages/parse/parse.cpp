@@ -60,12 +60,9 @@ class ParseStage final : public Stage {
     }
     cv::warpAffine(src, bgr, m, grid, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
     // The person matte in the grid: layer -> source -> grid.
-    const cv::Matx33d G(to_grid(0, 0), 0, to_grid(0, 2), 0, to_grid(1, 1), to_grid(1, 2), 0, 0, 1);
-    const cv::Matx33d I(inv(0, 0), inv(0, 1), inv(0, 2), inv(1, 0), inv(1, 1), inv(1, 2), 0, 0, 1);
-    const cv::Matx33d L = G * I;
     cv::Mat person;
-    cv::warpAffine(in.person.data, person, cv::Matx23d(L(0, 0), L(0, 1), L(0, 2), L(1, 0), L(1, 1), L(1, 2)), grid,
-                   cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(0));
+    cv::warpAffine(in.person.data, person, in.person.to(to_grid), grid, cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+                   cv::Scalar(0));
     std::vector<cv::Point3f> mesh = subject.mesh;
     for (auto& q : mesh) q = cv::Point3f(float(q.x * s - a.x * s), float(q.y * s - a.y * s), float(q.z * s));
     for (auto& [name, mask] : semantic_masks(bgr, person, mesh)) {

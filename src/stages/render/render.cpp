@@ -19,15 +19,6 @@
 namespace likeness {
 
 namespace {
-// Output-from-layer map: output = P * source, layer = L * source.
-cv::Matx23d compose(const FramePlan& plan, const cv::Matx23d& L) {
-  cv::Matx23d inv;
-  cv::invertAffineTransform(L, inv);  // source from layer
-  const cv::Matx33d P(plan.scale, 0, plan.offset.x, 0, plan.scale, plan.offset.y, 0, 0, 1);
-  const cv::Matx33d I(inv(0, 0), inv(0, 1), inv(0, 2), inv(1, 0), inv(1, 1), inv(1, 2), 0, 0, 1);
-  const cv::Matx33d M = P * I;
-  return {M(0, 0), M(0, 1), M(0, 2), M(1, 0), M(1, 1), M(1, 2)};
-}
 
 // Enlargements up to this are resampled directly: ESRGAN would cost most
 // (the source region is largest) for the least gain.
@@ -175,13 +166,13 @@ class RenderStage final : public Stage {
     out.outside = cv::Mat(H, W, CV_8U, cv::Scalar(255));
     out.outside(dst).setTo(0);
     if (!in.person.empty()) {
-      cv::warpAffine(in.person.data, out.alpha, compose(plan, in.person.from_source), plan.canvas, cv::INTER_LINEAR,
+      cv::warpAffine(in.person.data, out.alpha, in.person.to(plan.output_from_source()), plan.canvas, cv::INTER_LINEAR,
                      cv::BORDER_CONSTANT, cv::Scalar(0));
       out.alpha.setTo(0, out.outside);
     }
     for (const auto& [name, layer] : in.layers) {
       Layer& l = out.layers[name];
-      cv::warpAffine(layer.data, l.data, compose(plan, layer.from_source), plan.canvas, cv::INTER_LINEAR,
+      cv::warpAffine(layer.data, l.data, layer.to(plan.output_from_source()), plan.canvas, cv::INTER_LINEAR,
                      cv::BORDER_CONSTANT, cv::Scalar(0));
       l.data.setTo(0, out.outside);
       l.from_source = plan.output_from_source();

@@ -19,6 +19,7 @@
 #include "likeness/inference.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
+#include "likeness/process.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/upscale.hpp"
@@ -114,6 +115,7 @@ void print_shoot(const json& report, const std::string& out_dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_process_memory();
   CLI::App app{"likeness — professional portraits from your own photos, refined, never replaced.\n" +
                std::string(kExitCodes)};
   app.set_version_flag("--version", std::string("likeness ") + LIKENESS_VERSION);

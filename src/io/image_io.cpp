@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <opencv2/imgproc.hpp>
@@ -185,88 +186,101 @@ DecodedImage decode_image_bytes(std::string_view bytes, const std::string& name,
     throw_bad_input(name, dims + " is a strip, not a photo: its long side is more than " + std::to_string(kMaxAspect) +
                               " times its short side");
 
-  // Every byte of the stream, before any pixel is used (libvips lets a
-  // truncated PNG or progressive JPEG through; see io/integrity.cpp).
-  if (const std::string damage = io::stream_damage(format, bytes); !damage.empty())
-    throw_bad_input(name, "the file is truncated or damaged: " + damage);
-
-  VipsPtr img;
-  if (limits.shrink_to > 0 && format == "jpeg") {
-    // Shrink-on-load: JPEG DCT scaling by a power of two that keeps the long
-    // side at least shrink_to.
-    int shrink = 1;
-    while (shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
-    if (shrink > 1) {
-      img.reset(open(shrink));
-      if (!img) fail("cannot decode");
+  // The pixels, decoded by libvips.
+  auto decode = [&] {
+    VipsPtr img;
+    if (limits.shrink_to > 0 && format == "jpeg") {
+      // Shrink-on-load: JPEG DCT scaling by a power of two that keeps the long
+      // side at least shrink_to.
+      int shrink = 1;
+      while (shrink < 8 && long_side / (shrink * 2) >= limits.shrink_to) shrink *= 2;
+      if (shrink > 1) {
+        img.reset(open(shrink));
+        if (!img) fail("cannot decode");
+      }
     }
-  }
-  if (!img)
-    img = std::move(head);
-  else
-    head.reset();
+    if (!img)
+      img = std::move(head);
+    else
+      head.reset();
 
-  if (vips_image_get_typeof(img.get(), VIPS_META_ORIENTATION)) {
-    int o = 1;
-    if (vips_image_get_int(img.get(), VIPS_META_ORIENTATION, &o) == 0 && o >= 1 && o <= 8) out.orientation = o;
-  }
-  VipsImage* t = nullptr;
-  if (vips_image_get_typeof(img.get(), VIPS_META_ICC_NAME)) {
-    // Display P3, Adobe RGB, CMYK profiles ... -> sRGB (8 bit).
-    if (vips_icc_transform(img.get(), &t, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE, nullptr) == 0) {
+    if (vips_image_get_typeof(img.get(), VIPS_META_ORIENTATION)) {
+      int o = 1;
+      if (vips_image_get_int(img.get(), VIPS_META_ORIENTATION, &o) == 0 && o >= 1 && o <= 8) out.orientation = o;
+    }
+    VipsImage* t = nullptr;
+    if (vips_image_get_typeof(img.get(), VIPS_META_ICC_NAME)) {
+      // Display P3, Adobe RGB, CMYK profiles ... -> sRGB (8 bit).
+      if (vips_icc_transform(img.get(), &t, "srgb", "embedded", TRUE, "intent", VIPS_INTENT_RELATIVE, nullptr) == 0) {
+        img.reset(t);
+        out.converted_icc = true;
+        out.notes += "converted embedded ICC profile to sRGB; ";
+      } else {
+        vips_error_clear();  // a broken profile: fall back to the colourspace guess below
+        out.notes += "ignored an unusable ICC profile; ";
+      }
+    }
+    if (vips_image_hasalpha(img.get())) {
+      const VipsInterpretation interp = vips_image_get_interpretation(img.get());
+      const double max_alpha =
+          (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) ? 65535 : 255;
+      VipsArrayDouble* white = vips_array_double_newv(1, max_alpha);
+      int rc = vips_flatten(img.get(), &t, "background", white, "max_alpha", max_alpha, nullptr);
+      vips_area_unref(VIPS_AREA(white));
+      if (rc != 0) fail("cannot remove the alpha channel");
       img.reset(t);
-      out.converted_icc = true;
-      out.notes += "converted embedded ICC profile to sRGB; ";
-    } else {
-      vips_error_clear();  // a broken profile: fall back to the colourspace guess below
-      out.notes += "ignored an unusable ICC profile; ";
+      out.had_alpha = true;
+      out.notes += "flattened transparency onto white; ";
     }
-  }
-  if (vips_image_hasalpha(img.get())) {
-    const VipsInterpretation interp = vips_image_get_interpretation(img.get());
-    const double max_alpha =
-        (interp == VIPS_INTERPRETATION_RGB16 || interp == VIPS_INTERPRETATION_GREY16) ? 65535 : 255;
-    VipsArrayDouble* white = vips_array_double_newv(1, max_alpha);
-    int rc = vips_flatten(img.get(), &t, "background", white, "max_alpha", max_alpha, nullptr);
-    vips_area_unref(VIPS_AREA(white));
-    if (rc != 0) fail("cannot remove the alpha channel");
+    if (vips_colourspace(img.get(), &t, VIPS_INTERPRETATION_sRGB, nullptr) != 0) fail("cannot convert to sRGB");
     img.reset(t);
-    out.had_alpha = true;
-    out.notes += "flattened transparency onto white; ";
-  }
-  if (vips_colourspace(img.get(), &t, VIPS_INTERPRETATION_sRGB, nullptr) != 0) fail("cannot convert to sRGB");
-  img.reset(t);
-  if (vips_image_get_format(img.get()) != VIPS_FORMAT_UCHAR) {
-    if (vips_cast_uchar(img.get(), &t, nullptr) != 0) fail("cannot convert to 8 bit");
-    img.reset(t);
-  }
-  if (vips_image_get_bands(img.get()) > 3) {
-    if (vips_extract_band(img.get(), &t, 0, "n", 3, nullptr) != 0) fail("cannot convert to RGB");
-    img.reset(t);
-  }
-  if (vips_image_get_bands(img.get()) != 3) throw_bad_input(name, "unexpected band count after conversion");
+    if (vips_image_get_format(img.get()) != VIPS_FORMAT_UCHAR) {
+      if (vips_cast_uchar(img.get(), &t, nullptr) != 0) fail("cannot convert to 8 bit");
+      img.reset(t);
+    }
+    if (vips_image_get_bands(img.get()) > 3) {
+      if (vips_extract_band(img.get(), &t, 0, "n", 3, nullptr) != 0) fail("cannot convert to RGB");
+      img.reset(t);
+    }
+    if (vips_image_get_bands(img.get()) != 3) throw_bad_input(name, "unexpected band count after conversion");
 
-  // Decode top to bottom in one sequential pass (what the loaders stream
-  // best), into memory; only then turn it upright. Rotating a sequential
-  // image would ask the decoder for rows out of order.
-  size_t len = 0;
-  void* mem = vips_image_write_to_memory(img.get(), &len);
-  if (!mem) fail("cannot decode the pixels (the file is truncated or corrupt)");
-  if (!warnings.text.empty()) {
+    // Decode top to bottom in one sequential pass (what the loaders stream
+    // best), into memory; only then turn it upright. Rotating a sequential
+    // image would ask the decoder for rows out of order.
+    size_t len = 0;
+    void* mem = vips_image_write_to_memory(img.get(), &len);
+    if (!mem) fail("cannot decode the pixels (the file is truncated or corrupt)");
+    if (!warnings.text.empty()) {
+      g_free(mem);
+      throw_bad_input(name, "the decoder reported damage: " + warnings.text);
+    }
+    const int w = vips_image_get_width(img.get()), h = vips_image_get_height(img.get());
+    img.reset();
+    if (len != size_t(w) * size_t(h) * 3) {
+      g_free(mem);
+      throw_bad_input(name, "decoded size does not match the header");
+    }
+    cv::Mat rgb(h, w, CV_8UC3, mem);
+    cv::Mat bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
     g_free(mem);
-    throw_bad_input(name, "the decoder reported damage: " + warnings.text);
+    out.bgr = upright(bgr, out.orientation);
+  };
+
+  // Every byte of the stream is checked (libvips lets a truncated PNG or
+  // progressive JPEG through; see io/integrity.cpp), on another core while
+  // libvips decodes; its verdict comes first, before any pixel is used.
+  std::future<std::string> damage = std::async(std::launch::async, [&] { return io::stream_damage(format, bytes); });
+  auto verdict = [&] {
+    if (const std::string d = damage.get(); !d.empty()) throw_bad_input(name, "the file is truncated or damaged: " + d);
+  };
+  try {
+    decode();
+  } catch (const Error&) {
+    verdict();
+    throw;
   }
-  const int w = vips_image_get_width(img.get()), h = vips_image_get_height(img.get());
-  img.reset();
-  if (len != size_t(w) * size_t(h) * 3) {
-    g_free(mem);
-    throw_bad_input(name, "decoded size does not match the header");
-  }
-  cv::Mat rgb(h, w, CV_8UC3, mem);
-  cv::Mat bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  g_free(mem);
-  out.bgr = upright(bgr, out.orientation);
+  verdict();
   return out;
 }
 

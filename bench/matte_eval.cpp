@@ -228,18 +228,17 @@ int main(int argc, char** argv) try {
     return seg;
   };
   const std::vector<Method> methods = {
+      {"defaults (isnet640x1024+selfie+others+guided)", json::object(), json::object()},
       {"isnet1024+guided", with(plain, {{"resolution", "1024"}}), {{"refine", true}}},
       {"isnet1024", with(plain, {{"resolution", "1024"}}), {{"refine", false}}},
-      {"isnet640+guided", with(plain, {{"resolution", "640"}}), {{"refine", true}}},
-      {"isnet640+selfie+guided", with(plain, {{"resolution", "640"}, {"fuse", "selfie"}}), {{"refine", true}}},
-      {"isnet1024+others+guided", with(plain, {{"resolution", "1024"}, {"others", true}}), {{"refine", true}}},
-      {"isnet640+selfie+others+guided",
-       with(plain, {{"resolution", "640"}, {"fuse", "selfie"}, {"others", true}}),
-       {{"refine", true}}},
-      {"isnet1024+selfie+others+guided",
-       with(plain, {{"resolution", "1024"}, {"fuse", "selfie"}, {"others", true}}),
-       {{"refine", true}}},
+      {"isnet640x1024+guided", with(plain, {{"resolution", "640x1024"}}), {{"refine", true}}},
+      {"isnet640+selfie+others+guided", {{"resolution", "640"}}, {{"refine", true}}},
+      {"isnet1024+selfie+others+guided", {{"resolution", "1024"}}, {{"refine", true}}},
   };
+  // LIKENESS_MATTE_EVAL_ONLY=N: only the first N methods.
+  const size_t only = getenv("LIKENESS_MATTE_EVAL_ONLY") ? size_t(std::atoi(getenv("LIKENESS_MATTE_EVAL_ONLY"))) : 0;
+  const std::vector<Method> chosen(methods.begin(),
+                                   methods.begin() + long(only ? std::min(only, methods.size()) : methods.size()));
   std::map<std::string, Score> total;
   std::ofstream rep(out / "report.md");
   rep << "| photo | background | method | SAD | edge SAD | gradient | MSE x1000 |\n|---|---|---|---|---|---|---|\n";
@@ -259,7 +258,7 @@ int main(int argc, char** argv) try {
       cv::imwrite((out / (stem + "." + bg_name + ".jpg")).string(), comp8);
       auto src = std::make_shared<Frame>();
       src->image = comp8;
-      for (const auto& m : methods) {
+      for (const auto& m : chosen) {
         JobContext ctx;
         Score s;
         try {
@@ -286,7 +285,7 @@ int main(int argc, char** argv) try {
   }
   rep << "\n| method (mean of " << n << ") | SAD | edge SAD | gradient | MSE x1000 |\n|---|---|---|---|---|\n";
   std::printf("\nmean of %d composites\n", n);
-  for (const auto& m : methods) {
+  for (const auto& m : chosen) {
     const Score& t = total[m.name];
     char line[256];
     std::snprintf(line, sizeof line, "| %s | %.1f | %.1f | %.1f | %.2f |\n", m.name.c_str(), t.sad / n, t.edge / n,

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <thread>
 
@@ -65,8 +66,9 @@ cv::Mat run(const std::string& name, const cv::Mat& bgr, double scale, cv::Scala
 
 TEST(Models, ManifestListsEveryModelWithSourceAndLicence) {
   ModelStore& s = ModelStore::shared();
-  for (const char* name : {"face_detector", "face_landmarks68", "face_recognition", "isnet", "isnet_fp16", "facemesh",
-                           "selfie", "meet", "esrgan_slim_x2", "esrgan_medium_x4", "esrgan_thick_x4"}) {
+  for (const char* name :
+       {"face_detector", "face_landmarks68", "face_recognition", "isnet", "isnet_fp16", "isnet_640x1024", "facemesh",
+        "selfie", "meet", "esrgan_slim_x2", "esrgan_medium_x4", "esrgan_thick_x4"}) {
     const ModelInfo& m = s.info(name);
     EXPECT_NE(m.source.find("npm @"), std::string::npos) << name;
     EXPECT_NE(m.source.find('@', 5), std::string::npos) << "source must name an exact version: " << m.source;
@@ -140,6 +142,29 @@ TEST(Models, Isnet640AgreesWith1024) {
   cv::resize(b2, b640, a2.size(), 0, 0, cv::INTER_AREA);
   const double iou = cv::countNonZero((a2 > 0.5) & (b640 > 0.5)) / double(cv::countNonZero((a2 > 0.5) | (b640 > 0.5)));
   EXPECT_GT(iou, 0.9);
+}
+
+// ISNet at 640 wide by 1024 high (the person region's tall shape) agrees
+// with the native 1024x1024 on real portraits, each given the same photo
+// squeezed to its input.
+TEST(Models, Isnet640x1024AgreesWith1024OnRealPortraits) {
+  for (const char* photo :
+       {"people/person02_1.jpg", "people/person09_2.jpg", "portraits/benedict_cumberbatch_2014.jpg"}) {
+    const cv::Mat bgr = cv::imread(faces_dir() + "/" + photo);
+    ASSERT_FALSE(bgr.empty()) << photo;
+    cv::Mat tall, square;
+    cv::resize(bgr, tall, cv::Size(640, 1024), 0, 0, cv::INTER_AREA);
+    cv::resize(bgr, square, cv::Size(1024, 1024), 0, 0, cv::INTER_AREA);
+    cv::Mat a = run("isnet_640x1024", tall, 1.0 / 256, cv::Scalar(128, 128, 128), "output");
+    cv::Mat b = run("isnet", square, 1.0 / 256, cv::Scalar(128, 128, 128), "output");
+    ASSERT_EQ(a.total(), 640u * 1024u);
+    cv::Mat a2(1024, 640, CV_32F, a.ptr<float>()), b2(1024, 1024, CV_32F, b.ptr<float>()), b_tall;
+    cv::resize(b2, b_tall, a2.size(), 0, 0, cv::INTER_AREA);
+    const double iou =
+        cv::countNonZero((a2 > 0.5) & (b_tall > 0.5)) / double(cv::countNonZero((a2 > 0.5) | (b_tall > 0.5)));
+    EXPECT_GT(iou, 0.95) << photo;
+    EXPECT_LT(cv::mean(cv::abs(a2 - b_tall))[0], 0.03) << photo;
+  }
 }
 
 // A job's thread budget is its own: sessions with 1 and 2 threads are

@@ -75,13 +75,15 @@ TEST(Params, ColoursRoundTrip) {
 
 TEST(Recipe, StepKeysNameOnlyTheModelTheStepRuns) {
   const Stage& segment = find_stage("segment");
-  const json fast = resolve_params("segment", segment.params(), {{"resolution", "640"}});
-  const json fine = resolve_params("segment", segment.params(), json::object());
+  const json fast = resolve_params("segment", segment.params(), {{"resolution", "640"}, {"fuse", "none"}});
+  const json fine = resolve_params("segment", segment.params(), {{"fuse", "none"}});
   EXPECT_EQ(segment.models_for(fast), std::vector<std::string>{"isnet_640"});
-  EXPECT_EQ(segment.models_for(fine), std::vector<std::string>{"isnet"});
-  EXPECT_EQ(segment.models().size(), 3u);  // isnet, isnet_640, selfie
+  EXPECT_EQ(segment.models_for(fine), std::vector<std::string>{"isnet_640x1024"});
+  const json square = resolve_params("segment", segment.params(), {{"resolution", "1024"}, {"fuse", "none"}});
+  EXPECT_EQ(segment.models_for(square), std::vector<std::string>{"isnet"});
+  EXPECT_EQ(segment.models().size(), 4u);  // isnet_640x1024, isnet, isnet_640, selfie
   const json fused = resolve_params("segment", segment.params(), {{"fuse", "selfie"}});
-  EXPECT_EQ(segment.models_for(fused), (std::vector<std::string>{"isnet", "selfie"}));
+  EXPECT_EQ(segment.models_for(fused), (std::vector<std::string>{"isnet_640x1024", "selfie"}));
   EXPECT_NE(step_key("k", segment, fused), step_key("k", segment, fine));
   EXPECT_NE(step_key("k", segment, fast), step_key("k", segment, fine));
 }

@@ -361,15 +361,17 @@ def build_isnet(pkg_dir):
     return m, widened, original
 
 
-def isnet_at(model, size):
-    """A copy of ISNet for a size x size input. Its graph hard-codes the
+def isnet_at(model, width, height):
+    """A copy of ISNet for a width x height input. Its graph hard-codes the
     Resize targets for 1024x1024 (Concat(shape[:2], Constant[h, w])); scale
-    those constants and the input shape. Every target divides exactly."""
+    those constants and the input shape. Every target divides exactly (the
+    deepest maps are 1/128 of the input, so each side is a multiple of 128)."""
     m = onnx.ModelProto()
     m.CopyFrom(model)
     g = m.graph
     producer = {o: n for n in g.node for o in n.output}
     scaled = set()
+    side = np.array([height, width])
     for n in g.node:
         if n.op_type != "Resize":
             continue
@@ -378,17 +380,19 @@ def isnet_at(model, size):
         if const.op_type != "Constant" or const.output[0] in scaled:
             continue
         hw = numpy_helper.to_array(const.attribute[0].t)
-        if np.any(hw * size % 1024):
-            raise SystemExit(f"ISNet resize target {hw} does not scale to {size}")
-        const.attribute[0].t.CopyFrom(numpy_helper.from_array((hw * size // 1024).astype(hw.dtype), const.attribute[0].t.name))
+        if hw.shape != (2,) or np.any(hw * side % 1024):
+            raise SystemExit(f"ISNet resize target {hw} does not scale to {width}x{height}")
+        const.attribute[0].t.CopyFrom(numpy_helper.from_array((hw * side // 1024).astype(hw.dtype), const.attribute[0].t.name))
         scaled.add(const.output[0])
     dims = g.input[0].type.tensor_type.shape.dim
-    dims[2].dim_value = size
-    dims[3].dim_value = size
+    dims[2].dim_value = height
+    dims[3].dim_value = width
+    # Every 4-d output (the matte and the side outputs) scales alike.
     for o in g.output:
         od = o.type.tensor_type.shape.dim
-        if len(od) == 4 and od[2].dim_value == 1024:
-            od[2].dim_value = od[3].dim_value = size
+        if len(od) == 4 and od[2].dim_value > 0 and od[3].dim_value > 0:
+            od[2].dim_value = od[2].dim_value * height // 1024
+            od[3].dim_value = od[3].dim_value * width // 1024
     return m
 
 
@@ -454,8 +458,13 @@ def main():
          {"shape": [1, 3, 1024, 1024], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
     save("isnet_fp16", isnet_original, isnet_src + ", the package's fp16 graph unchanged", isnet_lic,
          {"shape": [1, 3, 1024, 1024], "layout": "NCHW RGB", "normalise": "(v - 128) / 256", "dtype": "float16"})
-    save("isnet_640", isnet_at(isnet, 640), isnet_src + ", resize targets scaled to 640x640", isnet_lic,
+    save("isnet_640", isnet_at(isnet, 640, 640), isnet_src + ", resize targets scaled to 640x640", isnet_lic,
          {"shape": [1, 3, 640, 640], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
+    # A person's region is taller than wide (2:3): 640 wide by 1024 high keeps
+    # 1024's vertical detail and samples both directions alike, at 62% of the
+    # square's multiply-adds.
+    save("isnet_640x1024", isnet_at(isnet, 640, 1024), isnet_src + ", resize targets scaled to 640x1024 (w x h)",
+         isnet_lic, {"shape": [1, 3, 1024, 640], "layout": "NCHW RGB", "normalise": "(v - 128) / 256"})
 
     # Further model families, one module each in tools/models/<family>.py:
     # models(node_modules) yields (name, ModelProto, source, licence, input

@@ -29,12 +29,18 @@ struct Face {
 struct DetectOptions {
   float min_score = 0.5f;
   int min_face = 40;  // smallest face side in pixels that must be found
+  // false: only the whole-image pass (faces from about 28/512 of the long
+  // side), no tiles for smaller ones.
+  bool tiles = true;
 };
 
 class FaceDetector {
  public:
   explicit FaceDetector(ModelStore& store);
   std::vector<Face> detect(const cv::Mat& bgr, const DetectOptions& opt = {});
+  // Whether faces of opt.min_face are too small for the whole-image pass,
+  // so detect() looks for them tile by tile.
+  static bool needs_tiles(cv::Size image, const DetectOptions& opt);
 
   // One 512x512 input (already padded) through the net: per anchor
   // {ymin, xmin, ymax, xmax, score}, boxes in 0..1 of the input, unclipped.

@@ -99,17 +99,21 @@ std::vector<std::array<float, 5>> FaceDetector::raw(const cv::Mat& square) {
   return res;
 }
 
+// In the whole-image pass a face of min_face pixels shrinks by 512/side.
+// The SSD finds faces from about 28 px of its input; tile the image so that
+// a min_face face still reaches that size.
+constexpr double kFound = 28.0;
+
+bool FaceDetector::needs_tiles(cv::Size image, const DetectOptions& opt) {
+  return opt.tiles && opt.min_face * double(kInput) / std::max(image.width, image.height) < kFound;
+}
+
 std::vector<Face> FaceDetector::detect(const cv::Mat& bgr, const DetectOptions& opt) {
   CV_Assert(bgr.type() == CV_8UC3 && !bgr.empty());
   std::vector<Face> faces;
   const cv::Rect whole(0, 0, bgr.cols, bgr.rows);
   run(bgr, whole, opt.min_score, faces);
-  // In the whole-image pass a face of min_face pixels shrinks by 512/side.
-  // The SSD finds faces from about 28 px of its input; tile the image so that
-  // a min_face face still reaches that size.
-  constexpr double kFound = 28.0;
-  const int side = std::max(bgr.cols, bgr.rows);
-  if (opt.min_face * double(kInput) / side < kFound) {
+  if (needs_tiles(bgr.size(), opt)) {
     const int tile = std::max(kInput / 2, int(opt.min_face * kInput / kFound));
     const int step = tile * 3 / 4;
     for (int y = 0; y < bgr.rows; y += step) {

@@ -1,9 +1,9 @@
 // render: applies the frame's plan. The source region is resampled once onto
 // the canvas (area-averaged when reducing) and turned into float linear
-// light. When the plan enlarges, the region is first upscaled 2x or 4x by an
-// ESRGAN network and then reduced to the canvas, so the canvas is resampled
-// from the network's detail rather than from bicubic-enlarged pixels
-// (`upscale` off: bicubic, as before). Every layer of the source analysis (the person
+// light. When the plan enlarges, the subject's head (or the whole region) is
+// first upscaled 2x or 4x by an ESRGAN network and then reduced to the
+// canvas, so it is resampled from the network's detail rather than from
+// bicubic-enlarged pixels (`upscale` off: bicubic everywhere). Every layer of the source analysis (the person
 // matte, the semantic masks) goes through the same map, and so do the faces'
 // points and meshes. Canvas pixels beyond the photo are marked `outside` for
 // the backdrop to fill.
@@ -43,28 +43,46 @@ cv::Rect esrgan_read(const cv::Mat& image, const cv::Rect& srect, UpscaleModel m
          cv::Rect(0, 0, image.cols, image.rows);
 }
 
-cv::Mat enlarge_with_esrgan(const cv::Mat& image, const cv::Rect& rd, const cv::Rect2d& inter, const cv::Rect& dst,
-                            const UpscaleOptions& opt) {
+// The canvas piece `sub` (in the pixels of dst, which shows `inter` of the
+// source) from ESRGAN's enlargement of the source pixels rd.
+cv::Mat enlarge_with_esrgan(const cv::Mat& image, const cv::Rect& rd, const cv::Rect2d& inter, const cv::Size& dst,
+                            const cv::Rect& sub, const UpscaleOptions& opt) {
   cv::Mat up = upscale(image(rd), opt);
   const int f = opt.scale;
   const double sx = dst.width / inter.width, sy = dst.height / inter.height;
   // Upscaled pixel u's centre is source x = rd.x + (u + 0.5) / f - 0.5; the
-  // plan puts source x at dst-local sx * (x - inter.x).
-  const cv::Matx23d m(sx / f, 0, sx * (0.5 / f - 0.5 + rd.x - inter.x), 0, sy / f,
-                      sy * (0.5 / f - 0.5 + rd.y - inter.y));
+  // plan puts source x at dst-local sx * (x - inter.x), sub-local minus sub.x.
+  const cv::Matx23d m(sx / f, 0, sx * (0.5 / f - 0.5 + rd.x - inter.x) - sub.x, 0, sy / f,
+                      sy * (0.5 / f - 0.5 + rd.y - inter.y) - sub.y);
   const double rx = f / sx, ry = f / sy;  // upscaled px per canvas px
   if (rx > 1 || ry > 1) {
     const double gx = std::sqrt(std::max(0.0, rx * rx - 1) / 12), gy = std::sqrt(std::max(0.0, ry * ry - 1) / 12);
     cv::GaussianBlur(up, up, cv::Size(0, 0), std::max(gx, 1e-3), std::max(gy, 1e-3), cv::BORDER_REPLICATE);
   }
   cv::Mat piece;
-  cv::warpAffine(up, piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  cv::warpAffine(up, piece, m, sub.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   return piece;
 }
 
-class RenderStage final : public Stage {
-  static constexpr const char* kDefaultModel = "thick";
+// The subject's head in the source: face, hair and ears, from the eyes
+// (2.3 eye distances either side, 3.2 above for hair, 2.8 below for the
+// chin), or the face box grown by half when there are no landmarks.
+cv::Rect2d head_region(const Face& f) {
+  if (f.landmarks.size() == 68) {
+    const cv::Point2f eyes = (f.left_eye() + f.right_eye()) * 0.5f;
+    const double d = std::max(4.0f, f.eye_distance());
+    return {eyes.x - 2.3 * d, eyes.y - 3.2 * d, 4.6 * d, 6.0 * d};
+  }
+  return {f.box.x - f.box.width * 0.5, f.box.y - f.box.height * 0.6, f.box.width * 2, f.box.height * 2};
+}
 
+// ESRGAN's thick network where the pixels it reads are few (a strong
+// enlargement of a small photo: up to about 6 s on 2 cores here), medium beyond
+// (a tenth of the time; a faint 2-px texture the reduction to the canvas
+// mostly smooths, as such regions are enlarged less).
+constexpr int kThickReadPixels = 100'000;
+
+class RenderStage final : public Stage {
  public:
   std::string id() const override { return "render"; }
   int version() const override { return 2; }
@@ -76,21 +94,20 @@ class RenderStage final : public Stage {
     return {
         {"upscale",
          ParamType::choice,
-         "off",
-         "Where the plan enlarges the photo more than 1.05x: upscale the region with ESRGAN first (auto) or "
-         "resample it bicubically (off; the default until ESRGAN fits the time budget: thick costs ~19 s for a "
-         "512x640 region on 2 cores)",
+         "head",
+         "Where the plan enlarges the photo more than 1.05x, ESRGAN detail instead of bicubic resampling: on the "
+         "subject's head (face and hair, where a viewer looks; bicubic elsewhere), on the whole region, or off",
          0,
          0,
-         {"auto", "off"}},
+         {"head", "region", "off"}},
         {"upscale_model",
          ParamType::choice,
-         kDefaultModel,
-         "ESRGAN network: slim or medium (detail to 2x, bicubic beyond; a faint 2-px block grid), thick (detail to "
-         "4x, no grid; 10x medium's time)",
+         "auto",
+         "ESRGAN network: thick (detail to 4x, clean; 10x medium's time), medium or slim (detail to 2x, bicubic "
+         "beyond; a faint 2-px texture), or auto: thick where it reads under 100k source pixels, medium beyond",
          0,
          0,
-         {"slim", "medium", "thick"}},
+         {"auto", "thick", "medium", "slim"}},
     };
   }
   std::vector<std::string> models() const override {
@@ -99,9 +116,11 @@ class RenderStage final : public Stage {
       all.push_back(upscale_network(m, 4));
     return all;
   }
-  // The x4 network of the chosen model (the only one the stage runs).
+  // The x4 networks the stage may run (auto: thick or medium, by size).
   std::vector<std::string> models_for(const json& p) const override {
     if (p["upscale"] == "off") return {};
+    if (p["upscale_model"] == "auto")
+      return {upscale_network(UpscaleModel::thick, 4), upscale_network(UpscaleModel::medium, 4)};
     return {upscale_network(upscale_model_from_label(p["upscale_model"]), 4)};
   }
 
@@ -125,23 +144,69 @@ class RenderStage final : public Stage {
     srect.width = std::min(in.image.cols - srect.x, int(std::ceil(inter.x + inter.width)) - srect.x);
     srect.height = std::min(in.image.rows - srect.y, int(std::ceil(inter.y + inter.height)) - srect.y);
     cv::Mat piece;
+    {
+      const double sx = dst.width / inter.width, sy = dst.height / inter.height;
+      const cv::Matx23d m(sx, 0, (srect.x - inter.x) * sx, 0, sy, (srect.y - inter.y) * sy);
+      if (s < 1)
+        cv::resize(in.image(srect), piece, dst.size(), 0, 0, cv::INTER_AREA);
+      else
+        cv::warpAffine(in.image(srect), piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+    }
+
+    // ESRGAN detail where the plan enlarges: the part of srect it covers
+    // (the head, or all), read with the network's margin.
+    const std::string where = p["upscale"];
+    const Face* face = in.subject_face();
+    cv::Rect2d part = inter;
+    if (where == "head") part = face ? head_region(*face) & inter : cv::Rect2d();
+    cv::Rect spart(int(std::floor(part.x)), int(std::floor(part.y)), 0, 0);
+    spart.width = std::max(0, int(std::ceil(part.x + part.width)) - spart.x);
+    spart.height = std::max(0, int(std::ceil(part.y + part.height)) - spart.y);
     UpscaleOptions up;
-    up.model = upscale_model_from_label(p["upscale_model"]);
+    const std::string label = p["upscale_model"];
+    up.model = label == "auto" ? (esrgan_read(in.image, spart, UpscaleModel::thick).area() <= kThickReadPixels
+                                      ? UpscaleModel::thick
+                                      : UpscaleModel::medium)
+                               : upscale_model_from_label(label);
     up.scale = detail_factor(up.model);
     up.ctx = &ctx;
     up.stage = id();
-    const cv::Rect rd = esrgan_read(in.image, srect, up.model);
+    const cv::Rect rd = esrgan_read(in.image, spart, up.model);
     // A region too large for the upscaled image's limit takes 2x, or none.
     while (up.scale >= 2 && uint64_t(rd.area()) * up.scale * up.scale > kMaxUpscaledPixels) up.scale /= 2;
-    const bool esrgan = s > kUpscaleAbove && p["upscale"] == "auto" && up.scale >= 2;
-    if (s < 1) {
-      cv::resize(in.image(srect), piece, dst.size(), 0, 0, cv::INTER_AREA);
-    } else if (esrgan) {
-      piece = enlarge_with_esrgan(in.image, rd, inter, dst, up);
-    } else {
+    const bool esrgan = s > kUpscaleAbove && where != "off" && up.scale >= 2 && spart.area() > 0;
+    if (esrgan) {
       const double sx = dst.width / inter.width, sy = dst.height / inter.height;
-      const cv::Matx23d m(sx, 0, (srect.x - inter.x) * sx, 0, sy, (srect.y - inter.y) * sy);
-      cv::warpAffine(in.image(srect), piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+      cv::Rect sub(int(std::floor((part.x - inter.x) * sx)), int(std::floor((part.y - inter.y) * sy)), 0, 0);
+      sub.width = int(std::ceil((part.x + part.width - inter.x) * sx)) - sub.x;
+      sub.height = int(std::ceil((part.y + part.height - inter.y) * sy)) - sub.y;
+      sub &= cv::Rect(0, 0, dst.width, dst.height);
+      const cv::Mat detail = enlarge_with_esrgan(in.image, rd, inter, dst.size(), sub, up);
+      if (where == "region") {
+        detail.copyTo(piece(sub));
+      } else {
+        // Into the bicubic canvas with a soft edge (a tenth of the head's
+        // size) that does not reach the head's sides where the photo goes on.
+        cv::Mat w(sub.size(), CV_32F);
+        const double feather = std::max(4.0, 0.1 * std::min(sub.width, sub.height));
+        const bool open_l = sub.x == 0, open_t = sub.y == 0, open_r = sub.x + sub.width == dst.width,
+                   open_b = sub.y + sub.height == dst.height;
+        for (int y = 0; y < sub.height; ++y) {
+          float* row = w.ptr<float>(y);
+          const double dy = std::min(open_t ? 1e9 : y + 0.5, open_b ? 1e9 : sub.height - y - 0.5);
+          for (int x = 0; x < sub.width; ++x) {
+            const double dx = std::min(open_l ? 1e9 : x + 0.5, open_r ? 1e9 : sub.width - x - 0.5);
+            const double t = std::clamp(std::min(dx, dy) / feather, 0.0, 1.0);
+            row[x] = float(t * t * (3 - 2 * t));
+          }
+        }
+        cv::Mat a, b, w3;
+        piece(sub).convertTo(a, CV_32FC3);
+        detail.convertTo(b, CV_32FC3);
+        cv::merge(std::vector<cv::Mat>(3, w), w3);
+        cv::Mat blended = a + (b - a).mul(w3);
+        blended.convertTo(piece(sub), CV_8UC3);
+      }
     }
     cv::Mat canvas8;
     cv::copyMakeBorder(piece, canvas8, dst.y, H - dst.y - dst.height, dst.x, W - dst.x - dst.width,
@@ -154,8 +219,8 @@ class RenderStage final : public Stage {
       // Detail a trained network inferred, composited with the photo's own.
       if (out.source_type != "trainedAlgorithmicMedia") out.source_type = "compositeWithTrainedAlgorithmicMedia";
       char text[160];
-      std::snprintf(text, sizeof text, "enlarged %.2gx with ESRGAN (%s, x4 network) detail", s,
-                    upscale_model_label(up.model).c_str());
+      std::snprintf(text, sizeof text, "enlarged %.2gx with ESRGAN (%s, x4 network) detail on %s", s,
+                    upscale_model_label(up.model).c_str(), where == "head" ? "the head" : "the whole photo");
       std::string edit = text;
       if (s > up.scale) edit += " up to " + std::to_string(up.scale) + "x, bicubic beyond";
       out.edits.push_back(edit);

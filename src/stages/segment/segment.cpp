@@ -47,6 +47,14 @@ class SegmentStage final : public Stage {
         {"above", ParamType::number, 4.0, "Region above the eyes, in eye distances (room for hair)", 2, 10, {}},
         {"below", ParamType::number, 11.0, "Region below the eyes, in eye distances (down to the waist)", 4, 30, {}},
         {"side", ParamType::number, 5.0, "Region either side of the face, in eye distances", 2, 15, {}},
+        {"pad",
+         ParamType::number,
+         0.25,
+         "Where the region reaches beyond the photo (a tight crop), the largest share of each side of the "
+         "network's input its smeared padding may take",
+         0,
+         0.6,
+         {}},
         {"fuse",
          ParamType::choice,
          "selfie",
@@ -77,14 +85,25 @@ class SegmentStage final : public Stage {
       throw Error(ErrorInfo{ErrorCode::bad_input, "no face to find the person by", id(), {}, {}});
     const cv::Size net = input_size(p);
     const cv::Rect2d want = person_region(*face, p["above"], p["below"], p["side"]);
-    const cv::Rect region(cvFloor(want.x), cvFloor(want.y), cvCeil(want.width), cvCeil(want.height));
     const cv::Rect photo(0, 0, in.image.cols, in.image.rows);
-    const cv::Rect inside = region & photo;
+    const cv::Rect inside = cv::Rect(cvFloor(want.x), cvFloor(want.y), cvCeil(want.width), cvCeil(want.height)) & photo;
     if (inside.area() <= 0) throw Error(ErrorInfo{ErrorCode::bad_input, "the face is outside the photo", id(), {}, {}});
+    // Beyond the photo the region is padding, at most `pad` of each side:
+    // a photo shown as a small picture in a wide surround is itself taken
+    // for the object (a busy sign behind a tight portrait becomes "person").
+    const double keep = 1.0 - p["pad"].get<double>();
+    auto limit = [&](double lo, double hi, int in_lo, int in_hi) {
+      const double have = in_hi - in_lo, extra = (hi - lo) - have, allowed = have / keep - have;
+      const double f = extra > allowed && extra > 0 ? allowed / extra : 1.0;
+      return std::pair<int, int>(cvFloor(in_lo - (in_lo - lo) * f), cvCeil(in_hi + (hi - in_hi) * f));
+    };
+    const auto [x0, x1] = limit(want.x, want.x + want.width, inside.x, inside.x + inside.width);
+    const auto [y0, y1] = limit(want.y, want.y + want.height, inside.y, inside.y + inside.height);
+    const cv::Rect region(x0, y0, x1 - x0, y1 - y0);
 
-    // The region, scaled to about the network's input: the part inside the
+    // The region, scaled to fit the network's input: the part inside the
     // photo resampled once, the rest filled by its smeared edges.
-    const double s = std::max(double(net.width) / region.width, double(net.height) / region.height);
+    const double s = std::min(double(net.width) / region.width, double(net.height) / region.height);
     const cv::Size scaled(std::max(1, int(std::lround(region.width * s))),
                           std::max(1, int(std::lround(region.height * s))));
     const int left = int(std::lround((inside.x - region.x) * s)), top = int(std::lround((inside.y - region.y) * s));
@@ -97,7 +116,7 @@ class SegmentStage final : public Stage {
               right = std::max(0, scaled.width - left - piece.cols);
     cv::copyMakeBorder(piece, canvas, top, bottom, left, right, cv::BORDER_REPLICATE);
     if (top || bottom || left || right) {
-      const int k = std::max(3, net.height / 20) | 1;
+      const int k = std::max(3, std::max(scaled.width, scaled.height) / 20) | 1;
       cv::Mat smeared;
       cv::blur(canvas, smeared, cv::Size(k, k));
       piece.copyTo(smeared(cv::Rect(left, top, piece.cols, piece.rows)));

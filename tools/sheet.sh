@@ -1,37 +1,66 @@
 #!/bin/bash
-# The visual reference: one real photo through each crop, aspect and
-# backdrop, plus 100% crops of hair edges. Writes docs/sheet.jpg and
-# docs/edges.png (look at them before calling a matte or backdrop change done).
-# Usage: tools/sheet.sh [PHOTO] [OUT_DIR]   (defaults: person04_1, docs/)
+# The visual reference: one real photo through each crop and aspect, each on
+# another backdrop (studio and defocused places), plus 100% crops of hair
+# edges of two people on plain, busy and bright backdrops. Writes
+# docs/sheet.jpg and docs/edges.jpg (look at them before calling a matte or
+# backdrop change done).
+# Usage: tools/sheet.sh [PHOTO] [OUT_DIR] [DARK_HAIRED_PHOTO]
+#   (defaults: person04_1, docs/, person03_1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 photo=${1:-../shared/faces/people/person04_1.jpg}
 out=${2:-docs}
+dark=${3:-../shared/faces/people/person03_1.jpg}
 bin=build/likeness
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export LIKENESS_DATA=$work/data
-mkdir -p "$work/refs" && cp "$photo" "$work/refs/"
 $bin consent grant --subject sheet --by "likeness sheet" --purposes portraits,likeness --retention 1 --quiet >/dev/null
+
+# shoot REFS_DIR OUT_DIR SIZE CROP BACKDROP-ARGS...
+shoot() {
+  local refs=$1 dir=$2 size=$3 crop=$4
+  shift 4
+  $bin shoot --refs "$refs" --out "$dir" --subject sheet --size "$size" --frame-crop "$crop" "$@" \
+    --export-format png --quiet >/dev/null
+}
+
+mkdir -p "$work/refs" && cp "$photo" "$work/refs/"
+backdrops=("--backdrop-style paper --backdrop-color #c9c2b6" "--backdrop-style office" "--backdrop-style city"
+  "--backdrop-style gradient" "--backdrop-style greenery" "--backdrop-style cafe"
+  "--backdrop-style canvas" "--backdrop-style sky" "--backdrop-style solid --backdrop-color #d9d4cc")
 tiles=()
+i=0
 for crop in headshot head-and-shoulders half-body; do
   for size in 800x1000 900x900 800x1200; do
-    case $size in 800x1000) bd="--backdrop-style gradient --backdrop-color #3b4652 --backdrop-color2 #8a96a3" ;;
-                  900x900) bd="--backdrop-style solid --backdrop-color #d9d4cc" ;;
-                  *) bd="--backdrop-style gradient --backdrop-color #2e3b2f --backdrop-color2 #6f7f66" ;; esac
     dir=$work/$crop-$size
-    $bin shoot --refs "$work/refs" --out "$dir" --subject sheet --size "$size" --frame-crop "$crop" $bd \
-      --export-format png --quiet >/dev/null
-    vips thumbnail "$dir/portrait_01.png" "$work/t-$crop-$size.png" 400 --height 400
-    vips gravity "$work/t-$crop-$size.png" "$work/g-$crop-$size.png" centre 400 400 --extend white
-    tiles+=("$work/g-$crop-$size.png")
+    # shellcheck disable=SC2086
+    shoot "$work/refs" "$dir" "$size" "$crop" ${backdrops[$i]}
+    vips thumbnail "$dir/portrait_01.png" "$work/t-$i.png" 400 --height 400
+    vips gravity "$work/t-$i.png" "$work/g-$i.png" centre 400 400 --extend white
+    tiles+=("$work/g-$i.png")
+    i=$((i + 1))
   done
 done
 vips arrayjoin "${tiles[*]}" "$out/sheet.jpg[Q=88]" --across 3 --shim 8 --background 255
-# 100% crops of the hair edge of the head-and-shoulders portrait: left, top, right of the head.
-p=$work/head-and-shoulders-800x1000/portrait_01.png
-vips crop "$p" "$work/e1.png" 120 80 280 280
-vips crop "$p" "$work/e2.png" 260 20 280 280
-vips crop "$p" "$work/e3.png" 400 80 280 280
-vips arrayjoin "$work/e1.png $work/e2.png $work/e3.png" "$out/edges.png" --across 3 --shim 8 --background 255
-echo "wrote $out/sheet.jpg and $out/edges.png"
+
+# 100% crops of the hair at the left, top and right of the head, one row per
+# person and backdrop, placed from the face the portrait was framed on (eyes
+# at 36% of the height, centred).
+mkdir -p "$work/dark" && cp "$dark" "$work/dark/"
+rows=()
+for who in refs dark; do
+  for bd in "--backdrop-style gradient" "--backdrop-style greenery" "--backdrop-style paper --backdrop-color #e8e4dc"; do
+    dir=$work/edge-$who-${#rows[@]}
+    # shellcheck disable=SC2086
+    shoot "$work/$who" "$dir" 800x1000 head-and-shoulders $bd
+    p=$dir/portrait_01.png
+    vips crop "$p" "$dir/e1.png" 110 60 240 240
+    vips crop "$p" "$dir/e2.png" 280 0 240 240
+    vips crop "$p" "$dir/e3.png" 450 60 240 240
+    vips arrayjoin "$dir/e1.png $dir/e2.png $dir/e3.png" "$dir/row.png" --across 3 --shim 4 --background 255
+    rows+=("$dir/row.png")
+  done
+done
+vips arrayjoin "${rows[*]}" "$out/edges.jpg[Q=92]" --across 2 --shim 8 --background 255
+echo "wrote $out/sheet.jpg and $out/edges.jpg"

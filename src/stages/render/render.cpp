@@ -77,10 +77,11 @@ cv::Rect2d head_region(const Face& f) {
 }
 
 // ESRGAN's thick network where the pixels it reads are few (a strong
-// enlargement of a small photo: up to about 6 s on 2 cores here), medium beyond
+// enlargement of a small photo: up to about 4.5 s on 2 cores here; 84k px
+// took 6.6 s), medium beyond
 // (a tenth of the time; a faint 2-px texture the reduction to the canvas
 // mostly smooths, as such regions are enlarged less).
-constexpr int kThickReadPixels = 100'000;
+constexpr int kThickReadPixels = 60'000;
 
 class RenderStage final : public Stage {
  public:
@@ -104,7 +105,7 @@ class RenderStage final : public Stage {
          ParamType::choice,
          "auto",
          "ESRGAN network: thick (detail to 4x, clean; 10x medium's time), medium or slim (detail to 2x, bicubic "
-         "beyond; a faint 2-px texture), or auto: thick where it reads under 100k source pixels, medium beyond",
+         "beyond; a faint 2-px texture), or auto: thick where it reads under 60k source pixels, medium beyond",
          0,
          0,
          {"auto", "thick", "medium", "slim"}},

@@ -144,15 +144,7 @@ class RenderStage final : public Stage {
     cv::Rect srect(int(std::floor(inter.x)), int(std::floor(inter.y)), 0, 0);
     srect.width = std::min(in.image.cols - srect.x, int(std::ceil(inter.x + inter.width)) - srect.x);
     srect.height = std::min(in.image.rows - srect.y, int(std::ceil(inter.y + inter.height)) - srect.y);
-    cv::Mat piece;
-    {
-      const double sx = dst.width / inter.width, sy = dst.height / inter.height;
-      const cv::Matx23d m(sx, 0, (srect.x - inter.x) * sx, 0, sy, (srect.y - inter.y) * sy);
-      if (s < 1)
-        cv::resize(in.image(srect), piece, dst.size(), 0, 0, cv::INTER_AREA);
-      else
-        cv::warpAffine(in.image(srect), piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
-    }
+    const double sx = dst.width / inter.width, sy = dst.height / inter.height;
 
     // ESRGAN detail where the plan enlarges: the part of srect it covers
     // (the head, or all), read with the network's margin.
@@ -176,8 +168,19 @@ class RenderStage final : public Stage {
     // A region too large for the upscaled image's limit takes 2x, or none.
     while (up.scale >= 2 && uint64_t(rd.area()) * up.scale * up.scale > kMaxUpscaledPixels) up.scale /= 2;
     const bool esrgan = s > kUpscaleAbove && where != "off" && up.scale >= 2 && spart.area() > 0;
+
+    // The photo resampled onto dst (area when reducing, bicubic when
+    // enlarging), unless ESRGAN covers all of it.
+    cv::Mat piece;
+    if (s < 1) {
+      cv::resize(in.image(srect), piece, dst.size(), 0, 0, cv::INTER_AREA);
+    } else if (esrgan && where == "region") {
+      piece.create(dst.size(), CV_8UC3);
+    } else {
+      const cv::Matx23d m(sx, 0, (srect.x - inter.x) * sx, 0, sy, (srect.y - inter.y) * sy);
+      cv::warpAffine(in.image(srect), piece, m, dst.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+    }
     if (esrgan) {
-      const double sx = dst.width / inter.width, sy = dst.height / inter.height;
       cv::Rect sub(int(std::floor((part.x - inter.x) * sx)), int(std::floor((part.y - inter.y) * sy)), 0, 0);
       sub.width = int(std::ceil((part.x + part.width - inter.x) * sx)) - sub.x;
       sub.height = int(std::ceil((part.y + part.height - inter.y) * sy)) - sub.y;

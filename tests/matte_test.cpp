@@ -232,6 +232,24 @@ TEST(Matte, ASignBehindATightPortraitIsNotThePerson) {
   EXPECT_LT(person, 0.8);
 }
 
+// A photographer pressed against the subject's shoulder, his face behind
+// his camera (no face to find): the selfie model takes him for part of the
+// person, ISNet does not; he stays out. The subject's jacket, cut by the
+// photo's right edge, stays whole up to it.
+TEST(Matte, ABystanderAtTheShoulderIsNotThePerson) {
+  const Cutout c = cut(decode_image(faces_dir() + "/fullsize/person09_3_full.jpg").bgr);
+  const cv::Mat a = c.frame->alpha;
+  const double bystander = cv::mean(a(cv::Rect(0, a.rows / 2, a.cols * 18 / 100, a.rows * 3 / 10)))[0];
+  const cv::Rect edge(a.cols * 90 / 100, a.rows * 75 / 100, a.cols / 10, a.rows / 5);
+  double lowest = 0;
+  cv::minMaxLoc(a(edge), &lowest);
+  const double jacket = cv::mean(a(edge))[0];
+  std::printf("bystander alpha %.3f; jacket at the right edge %.3f (lowest %.3f)\n", bystander, jacket, lowest);
+  EXPECT_LT(bystander, 0.05);  // 0.59 when the selfie model's core filled him in
+  EXPECT_GT(jacket, 0.97);     // 0.81 when its core stopped short of the photo's edge
+  EXPECT_GT(lowest, 0.8);
+}
+
 // A stranger behind the subject (a couple at an event, their faces beside
 // the subject's hair) is not the subject: the matte leaves their faces out,
 // keeps the subject whole, and only because it looks for other people.

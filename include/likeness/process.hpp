@@ -8,7 +8,8 @@ namespace likeness {
 // allocates frame-sized buffers (5-20 MB); with glibc's defaults each one is
 // a fresh mmap, and first-touch page faults cost the matte stage half its
 // time and the backdrop two thirds (12 MP bench: matte 330 -> 165 ms,
-// backdrop 290 -> 85 ms; peak memory unchanged).
+// backdrop 290 -> 85 ms; peak memory unchanged). One heap serves every
+// thread, so a stage's freed buffers serve the next stage's threads.
 void tune_process_memory();
 
 }  // namespace likeness

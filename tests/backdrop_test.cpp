@@ -286,8 +286,7 @@ TEST(Backdrop, NoOldSceneLeftBehindAnyBackdrop) {
   Recipe r = build_recipe(plan_prompt("", "corporate"), 0);
   r.find("frame")->params["width"] = 400;
   r.find("frame")->params["height"] = 500;
-  r.steps.pop_back();  // export
-  r.steps.pop_back();  // backdrop: the matte's frame, composited below
+  r = r.until("matte");  // the matte's frame, composited below
   JobContext ctx;
   auto src = std::make_shared<Frame>();
   src->image = decode_image(photo).bgr;

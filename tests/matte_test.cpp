@@ -109,7 +109,7 @@ TEST_P(OldScene, NothingOfTheOldSceneSurvivesAwayFromThePerson) {
     r.find("frame")->params["width"] = 512;
     r.find("frame")->params["height"] = 640;
     r.find("backdrop")->params = {{"style", "solid"}, {"color", format_color(flat)}};
-    r.steps.pop_back();  // up to the backdrop
+    r = r.until("backdrop");
     JobContext ctx;
     const RunResult res = run_recipe(frame_of(decode_image(file).bgr), "scene:" + file, r, ctx, nullptr);
     const Frame& out = *res.frame;

@@ -67,6 +67,13 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
   } else if (!out.outside.empty()) {
     map.setTo(cv::Scalar(255, 0, 0), out.outside);
   }
+  if (!out.relit.empty() && out.relit.size() == map.size()) {
+    cv::Mat ch[3], red;
+    cv::split(map, ch);
+    out.relit.convertTo(red, CV_8U, 255.0);
+    ch[2] = cv::max(ch[2], red);
+    cv::merge(ch, 3, map);
+  }
   return map;
 }
 
@@ -272,7 +279,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       mi.consent_id = consent.id;
       for (const auto& st : recipe.resolved().steps) {
         const Stage& stage = find_stage(st.stage);
-        if (stage.c2pa_action().empty()) continue;
+        if (stage.c2pa_action().empty() || !stage.changes_pixels(st.params)) continue;
         mi.actions.push_back({stage.c2pa_action(),
                               stage.summary(),
                               {{"stage", st.stage}, {"version", st.version}, {"params", st.params}},

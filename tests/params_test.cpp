@@ -122,6 +122,33 @@ TEST(Prompt, PlacesAndStudioBackdropsByName) {
   EXPECT_EQ(plan_prompt("painted canvas backdrop", "artist").params["backdrop"]["style"], "canvas");
 }
 
+TEST(Prompt, GradesByNameAndPurpose) {
+  auto look = [](const char* prompt, const char* purpose = "corporate") {
+    return plan_prompt(prompt, purpose).params["grade"]["look"].get<std::string>();
+  };
+  EXPECT_EQ(look(""), "natural");
+  EXPECT_EQ(look("", "nonprofit"), "warm");
+  EXPECT_EQ(plan_prompt("", "nonprofit").params["grade"]["strength"], 0.5);
+  EXPECT_EQ(look("warm tones"), "warm");
+  EXPECT_EQ(look("cool colour palette"), "cool");
+  EXPECT_EQ(look("black and white"), "black-and-white");
+  EXPECT_EQ(look("cinematic"), "cinematic");
+  EXPECT_EQ(look("film look"), "film");
+  EXPECT_EQ(look("high-key lighting"), "high-key");
+  EXPECT_EQ(look("low key"), "low-key");
+  EXPECT_EQ(look("flatter my skin tone"), "flatter");
+  // "warm" alone, beside a backdrop or a place, is their colour, not a grade.
+  PromptPlan warm_backdrop = plan_prompt("warm backdrop", "corporate");
+  EXPECT_EQ(warm_backdrop.params["grade"]["look"], "natural");
+  EXPECT_EQ(warm_backdrop.params["backdrop"]["color"], "#8a7560");
+  EXPECT_EQ(look("moody sky"), "natural");
+  // Golden-hour light is a relight, not a warm grade: reported, not faked.
+  PromptPlan golden = plan_prompt("golden hour light", "corporate");
+  EXPECT_EQ(golden.params["grade"]["look"], "natural");
+  ASSERT_EQ(golden.not_applied.size(), 1u);
+  EXPECT_NE(golden.not_applied[0].find("relighting"), std::string::npos);
+}
+
 TEST(Prompt, PurposesDiffer) {
   EXPECT_EQ(plan_prompt("", "ecommerce").params["backdrop"]["style"], "solid");
   EXPECT_NE(plan_prompt("", "nonprofit").params["backdrop"]["color"],

@@ -119,12 +119,22 @@ void check_format(const std::string& format) {
   ASSERT_EQ(v["manifest"]["actions"].size(), trusted.actions.size());
   for (size_t i = 0; i < trusted.actions.size(); ++i)
     EXPECT_EQ(v["manifest"]["actions"][i]["action"], trusted.actions[i]);
-  // The backdrop action names its stage, parameters and source type.
-  const json& edited = v["manifest"]["actions"].back();
-  EXPECT_EQ(edited["parameters"]["stage"], "backdrop");
+  // The backdrop and grade actions name their stage, parameters and source
+  // type.
+  auto action_of = [&](const std::string& stage) {
+    for (const json& a : v["manifest"]["actions"])
+      if (a.contains("parameters") && a["parameters"].value("stage", "") == stage) return a;
+    return json();
+  };
+  const json edited = action_of("backdrop");
+  EXPECT_EQ(edited["action"], "c2pa.edited");
   EXPECT_TRUE(edited["parameters"]["params"].contains("color"));
   EXPECT_EQ(edited["digitalSourceType"],
             "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia");
+  const json graded = action_of("grade");
+  EXPECT_EQ(graded["action"], "c2pa.color_adjustments");
+  EXPECT_EQ(graded["parameters"]["params"]["look"], "natural");
+  EXPECT_EQ(graded["digitalSourceType"], "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicallyEnhanced");
 
   // One pixel byte changed: both say the data hash no longer matches.
   expect_invalid(tampered_pixels(file), ca, "assertion.dataHash.mismatch");
@@ -196,14 +206,19 @@ TEST(Consent, ShootNeedsConsentAndForgetRemovesEverything) {
   CliResult ok = run_cli(shoot);
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_TRUE(fs::exists(out + "/portrait_01.jpg"));
-  // The edit map: backdrop corners synthesised (blue), the face untouched (0).
+  // The edit map: backdrop corners synthesised (blue), not graded (red 0:
+  // the natural grade touches the person only); the face neither
+  // synthesised nor retouched, its tone touched a little by the grade.
   const DecodedImage map = decode_image(out + "/portrait_01.edits.png");
   ASSERT_EQ(map.bgr.size(), cv::Size(320, 400));
   for (const cv::Point p : {cv::Point(3, 3), cv::Point(316, 3)}) {
     EXPECT_GE(map.bgr.at<cv::Vec3b>(p)[0], 250) << p;
     EXPECT_EQ(map.bgr.at<cv::Vec3b>(p)[2], 0) << p;
   }
-  EXPECT_EQ(map.bgr.at<cv::Vec3b>(cv::Point(160, 150)), cv::Vec3b(0, 0, 0)) << "the face's pixels are the photo's own";
+  const cv::Vec3b face = map.bgr.at<cv::Vec3b>(cv::Point(160, 150));
+  EXPECT_EQ(face[0], 0) << "the face is the photo's own, not synthesised";
+  EXPECT_EQ(face[1], 0) << "nor retouched";
+  EXPECT_LE(face[2], 40) << "a touch of contrast, no more";
   const json report = json::parse(read_bytes(out + "/report.json"));
   EXPECT_NE(report["portraits"][0]["summary"].get<std::string>().find("background replaced"), std::string::npos);
   json listed = json::parse(run_cli({"store", "--json"}).out);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The visual reference: one real photo through each crop and aspect, each on
 # another backdrop (studio and defocused places), plus 100% crops of hair
-# edges of two people on plain, busy and bright backdrops. Writes
-# docs/sheet.jpg and docs/edges.jpg (look at them before calling a matte or
-# backdrop change done).
+# edges of two people on plain, busy and bright backdrops, plus every colour
+# grade with a 100% crop of the cheek under it. Writes docs/sheet.jpg,
+# docs/edges.jpg and docs/looks.jpg (look at them before calling a matte,
+# backdrop or grade change done).
 # Usage: tools/sheet.sh [PHOTO] [OUT_DIR] [DARK_HAIRED_PHOTO]
 #   (defaults: person04_1, docs/, person03_1)
 set -euo pipefail
@@ -63,4 +64,21 @@ for who in refs dark; do
   done
 done
 vips arrayjoin "${rows[*]}" "$out/edges.jpg[Q=92]" --across 2 --shim 8 --background 255
-echo "wrote $out/sheet.jpg and $out/edges.jpg"
+
+# Every grade (the stage's declared looks) on the first photo, the corporate
+# backdrop: the portrait, and under it a 100% crop of the cheek and the eye
+# (grey shadows, plastic skin or a cast show there first).
+looks=$($bin stages | sed -n 's/^  look  *choice  *one of \(.*\) default.*/\1/p' | tr -d ',')
+[ -n "$looks" ] || { echo "sheet.sh: no looks in 'likeness stages'" >&2; exit 1; }
+cells=()
+for look in $looks; do
+  dir=$work/look-$look
+  shoot "$work/refs" "$dir" 800x1000 head-and-shoulders --grade-look "$look"
+  p=$dir/portrait_01.png
+  vips thumbnail "$p" "$dir/t.png" 280
+  vips crop "$p" "$dir/c.png" 250 330 280 200
+  vips arrayjoin "$dir/t.png $dir/c.png" "$dir/cell.png" --across 1 --shim 4 --background 255
+  cells+=("$dir/cell.png")
+done
+vips arrayjoin "${cells[*]}" "$out/looks.jpg[Q=90]" --across 5 --shim 8 --background 255
+echo "wrote $out/sheet.jpg, $out/edges.jpg and $out/looks.jpg"

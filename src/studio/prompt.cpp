@@ -15,15 +15,22 @@ struct Preset {
   const char* color;
   const char* color2;
   const char* crop;
+  const char* look;  // the grade
+  double strength;
 };
 
 const std::map<std::string, Preset>& presets() {
   static const std::map<std::string, Preset> p = {
-      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders"}},  // cool slate, polished
-      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders"}},  // warm, approachable
-      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders"}},     // low-key charcoal
-      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders"}},     // clean white
-      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot"}},               // soft blue
+      // cool slate, polished: a touch of contrast
+      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders", "natural", 1.0}},
+      // warm, approachable: half the warm grade
+      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders", "warm", 0.5}},
+      // low-key charcoal; the photo's colour kept, half the natural contrast
+      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders", "natural", 0.5}},
+      // clean white
+      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders", "natural", 1.0}},
+      // soft blue
+      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot", "natural", 1.0}},
   };
   return p;
 }
@@ -65,6 +72,7 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
   PromptPlan plan;
   plan.params["backdrop"] = {{"style", pre.style}, {"color", pre.color}, {"color2", pre.color2}};
   plan.params["frame"] = {{"crop", pre.crop}};
+  plan.params["grade"] = {{"look", pre.look}, {"strength", pre.strength}};
   plan.applied.push_back("purpose '" + purpose + "' preset");
 
   std::string lower = prompt;
@@ -116,6 +124,28 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
       if (has(c, "seamless") || has(c, "paper")) plan.params["backdrop"]["style"] = "paper", used = true;
       if (has(c, "canvas") || has(c, "painted")) plan.params["backdrop"]["style"] = "canvas", used = true;
       if (!used && (has(c, "studio") || has(c, "backdrop"))) used = true;  // the studio backdrop is the default
+    }
+    // A grade: the look a clause names. Warm, cool and natural only with a
+    // word for tone ("warm tones"), as "warm" alone may be a backdrop colour.
+    const bool tone = has(c, "tone") || has(c, "tones") || has(c, "grade") || has(c, "graded") || has(c, "colours") ||
+                      has(c, "colors") || has(c, "palette") || has(c, "look") || has(c, "feel");
+    const char* look = has(c, "black and white") || has(c, "black-and-white") || has(c, "b&w") ||
+                               has(c, "monochrome") || has(c, "greyscale") || has(c, "grayscale")
+                           ? "black-and-white"
+                       : has(c, "cinematic")                                                   ? "cinematic"
+                       : has(c, "film") || has(c, "analog") || has(c, "analogue")              ? "film"
+                       : has(c, "high-key") || has(c, "high key") || has(c, "bright and airy") ? "high-key"
+                       : has(c, "low-key") || has(c, "low key")                                ? "low-key"
+                       : (has(c, "flatter") || has(c, "flattering")) && has(c, "skin")         ? "flatter"
+                       : (has(c, "warm") || has(c, "warmer")) && tone                          ? "warm"
+                       : (has(c, "cool") || has(c, "cooler")) && tone                          ? "cool"
+                       : has(c, "natural") && tone                                             ? "natural"
+                                                                                               : nullptr;
+    // High- and low-key name a light and a grade alike: the grade renders them.
+    const bool keyed = look && (std::string(look) == "high-key" || std::string(look) == "low-key");
+    if (look && !used && !wardrobe && !place && !backdrop_words && (keyed || !lighting)) {
+      plan.params["grade"] = {{"look", look}, {"strength", 1.0}};
+      used = true;
     }
     if (used) {
       plan.applied.push_back("'" + c + "'");

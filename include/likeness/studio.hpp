@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/recipe.hpp"
 
@@ -69,8 +70,27 @@ struct Cutout {
   cv::Mat bgra;                        // CV_8UC4: the person's own colour (sRGB) + alpha
   std::shared_ptr<const Frame> frame;  // alpha, foreground (linear), faces
 };
+// The source analysis, then `finish` on an identity plan (the canvas is the
+// photo, scale 1): what cutout and a stage alone stand on. The result's
+// steps are both recipes'.
+RunResult run_at_photo_size(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& analysis,
+                            const Recipe& finish, JobContext& ctx, FrameCache* cache);
 Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
                const json& segment_params = json::object(), FrameCache* cache = nullptr,
                const json& matte_params = json::object());
+
+// One look stage on a photo at its own size (`likeness stage ID IN OUT`):
+// the source analysis, the identity plan, render and matte, the stage with
+// `params` (validated first: Error{usage}), export in `format` (JPEG or PNG)
+// and a signed C2PA manifest whose action is the stage.
+std::vector<std::string> standalone_stages();  // the stages after the matte that change pixels
+struct StandaloneResult {
+  std::string bytes;  // the encoded, signed image
+  std::shared_ptr<const Frame> frame;
+  json recipe;      // what ran
+  json provenance;  // its steps with keys and times
+};
+StandaloneResult run_stage_alone(const std::string& stage_id, const std::string& in_path, const json& params,
+                                 ImageFormat format, JobContext& ctx);
 
 }  // namespace likeness

@@ -10,21 +10,28 @@
 
 namespace likeness {
 
-Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
-               const json& segment_params, FrameCache* cache, const json& matte_params) {
-  Recipe analysis;
-  for (const char* id : {"faces", "segment"})
-    analysis.steps.push_back({id, find_stage(id).version(), std::string(id) == "segment" ? segment_params : json{}});
+RunResult run_at_photo_size(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& analysis,
+                            const Recipe& finish, JobContext& ctx, FrameCache* cache) {
   RunResult a = run_recipe(std::move(source), source_key, analysis, ctx, cache);
   auto planned = std::make_shared<Frame>(*a.frame);
   planned->plan.canvas = planned->image.size();
   planned->plan.scale = 1;
   planned->plan.offset = {0, 0};
-  Recipe finish;
-  finish.steps.push_back({"render", find_stage("render").version(), json::object()});
-  finish.steps.push_back({"matte", find_stage("matte").version(), matte_params});
   RunResult r =
       run_recipe(planned, Sha256().field(a.steps.back().key).field("identity plan").hex(), finish, ctx, cache);
+  a.steps.insert(a.steps.end(), r.steps.begin(), r.steps.end());
+  r.steps = std::move(a.steps);
+  return r;
+}
+
+Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_key, JobContext& ctx,
+               const json& segment_params, FrameCache* cache, const json& matte_params) {
+  Recipe analysis, finish;
+  for (const char* id : {"faces", "segment"})
+    analysis.steps.push_back({id, find_stage(id).version(), std::string(id) == "segment" ? segment_params : json{}});
+  finish.steps.push_back({"render", find_stage("render").version(), json::object()});
+  finish.steps.push_back({"matte", find_stage("matte").version(), matte_params});
+  const RunResult r = run_at_photo_size(std::move(source), source_key, analysis, finish, ctx, cache);
   Cutout c;
   c.frame = r.frame;
   const cv::Mat fg = linear_to_srgb8(r.frame->foreground);

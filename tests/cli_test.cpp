@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
 
 #include "likeness/image_io.hpp"
 #include "likeness/recipe.hpp"
@@ -13,6 +14,7 @@
 using namespace likeness;
 using namespace likeness::testing;
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 TEST(Cli, ShootEndToEnd) {
   const std::string refs = temp_dir("refs"), out = temp_dir("out");
@@ -245,5 +247,44 @@ TEST(Cli, CheckExitCodes) {
   CliResult many = run_cli({"check", dir});
   EXPECT_EQ(many.exit_code, 3);
   EXPECT_NE(many.err.find("1 to 20"), std::string::npos) << many.err;
+  fs::remove_all(dir);
+}
+
+// One look stage alone on a photo: the photo's own size, the stage's
+// parameters as flags, a signed manifest naming the stage; bad requests are
+// usage errors and write nothing.
+TEST(Cli, StageRunsOneLookAloneSignedAndRefusesWhatItCannotDo) {
+  const fs::path dir = fs::temp_directory_path() / "likeness-cli-stage";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string in = people("person08_1.jpg"), out = (dir / "bw.png").string();
+  CliResult r = run_cli({"stage", "grade", in, out, "--look", "black-and-white", "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const DecodedImage src = decode_image(in), img = decode_image(out);
+  EXPECT_EQ(img.bgr.size(), src.bgr.size());
+  std::vector<cv::Mat> ch;
+  cv::split(img.bgr, ch);
+  cv::Mat d1, d2;
+  cv::absdiff(ch[0], ch[1], d1);
+  cv::absdiff(ch[1], ch[2], d2);
+  double worst = 0, worst2 = 0;
+  cv::minMaxLoc(d1, nullptr, &worst);
+  cv::minMaxLoc(d2, nullptr, &worst2);
+  EXPECT_LE(std::max(worst, worst2), 1) << "black-and-white";
+  CliResult v = run_cli({"verify", out, "--json"});
+  EXPECT_EQ(v.exit_code, 0) << v.out;
+  const json manifest = json::parse(v.out)["manifest"];
+  ASSERT_EQ(manifest["actions"].size(), 2u);
+  EXPECT_EQ(manifest["actions"][1]["action"], "c2pa.color_adjustments");
+  EXPECT_EQ(manifest["actions"][1]["parameters"]["params"]["look"], "black-and-white");
+
+  const std::string none = (dir / "none.jpg").string();
+  EXPECT_EQ(run_cli({"stage", "grade", in, (dir / "x.webp").string(), "--quiet"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"stage", "grade", in, none, "--look", "sepia", "--quiet"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"stage", "grade", in, none, "--strength", "2", "--quiet"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"stage", "matte", in, none, "--quiet"}).exit_code, 2);
+  EXPECT_EQ(run_cli({"stage", "grade", portrait("zebra_stripes.jpg"), none, "--quiet"}).exit_code, 3);
+  EXPECT_FALSE(fs::exists(none));
+  EXPECT_FALSE(fs::exists(dir / "x.webp"));
   fs::remove_all(dir);
 }

@@ -169,6 +169,28 @@ int main(int argc, char** argv) {
   cut_cmd->add_option("PHOTO", cut_in, "Photo with a person")->required();
   cut_cmd->add_option("--out", cut_out_path, "Output .png")->required();
 
+  // stage ID IN OUT --param value: one look stage alone, its parameters as
+  // flags generated from their declarations.
+  auto* stage_cmd = app.add_subcommand(
+      "stage", "Run one look stage on a photo at its own size (the analysis it stands on first), signed");
+  stage_cmd->require_subcommand(1);
+  std::string st_in, st_out;
+  std::map<std::string, std::map<std::string, std::string>> st_values;
+  std::map<std::string, CLI::App*> st_cmds;
+  for (const std::string& id : standalone_stages()) {
+    const Stage& s = find_stage(id);
+    auto* c = stage_cmd->add_subcommand(id, s.summary());
+    c->add_option("IN", st_in, "Photo")->required();
+    c->add_option("OUT", st_out, "Output .jpg or .png")->required();
+    for (const ParamSpec& p : s.params()) {
+      std::string flag = "--" + p.key;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      c->add_option(flag, st_values[id][p.key],
+                    p.help + " [" + p.allowed() + "; default " + p.default_value.dump() + "]");
+    }
+    st_cmds[id] = c;
+  }
+
   // upscale
   std::string up_in, up_out, up_model = upscale_model_label(UpscaleOptions{}.model);
   int up_scale = 2;
@@ -443,6 +465,25 @@ int main(int argc, char** argv) {
       if (!quiet)
         std::printf("%s  %dx%d, person %.0f%% of the photo\n", cut_out_path.c_str(), c.bgra.cols, c.bgra.rows,
                     100 * cv::mean(c.frame->alpha)[0]);
+      return 0;
+    }
+    if (*stage_cmd) {
+      for (const auto& [id, c] : st_cmds) {
+        if (!*c) continue;
+        const Stage& s = find_stage(id);
+        json params = json::object();
+        for (const ParamSpec& p : s.params())
+          if (!st_values[id][p.key].empty()) params[p.key] = parse_param_text(id, p, st_values[id][p.key]);
+        ctx.item = st_in;
+        const StandaloneResult r = run_stage_alone(id, st_in, params, format_from_path(st_out), ctx);
+        write_file_atomic(st_out, r.bytes);
+        progress.finish();
+        if (!quiet) {
+          std::string edits;
+          for (const auto& e : r.frame->edits) edits += (edits.empty() ? "" : "; ") + e;
+          std::printf("%s  %dx%d, %s\n", st_out.c_str(), r.frame->image.cols, r.frame->image.rows, edits.c_str());
+        }
+      }
       return 0;
     }
     if (*up_cmd) {

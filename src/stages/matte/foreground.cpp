@@ -2,23 +2,28 @@
 
 #include <cmath>
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 namespace likeness {
 
 namespace {
-// One Jacobi sweep at one level: per pixel, the 2x2 least-squares system for
-// (F, B) with the compositing equation and 4-neighbour smoothness weighted by
-// how little the matte changes across the neighbour.
+constexpr float kSure = 1e-4f;  // a matte this close to 0 or 1 is taken as 0 or 1 from `big_size` on
+
+// One Jacobi sweep at one level over the given pixels (row-major indices):
+// per pixel, the 2x2 least-squares system for (F, B) with the compositing
+// equation and 4-neighbour smoothness weighted by how little the matte
+// changes across the neighbour. Other pixels keep F1 and B1 as they are.
 void sweep(const cv::Mat& I, const cv::Mat& A, const cv::Mat& F0, const cv::Mat& B0, cv::Mat& F1, cv::Mat& B1,
-           const ForegroundOptions& o) {
+           const std::vector<int>& pixels, const ForegroundOptions& o) {
   const int h = I.rows, w = I.cols;
-  cv::parallel_for_(cv::Range(0, h), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y) {
+  cv::parallel_for_(cv::Range(0, int(pixels.size())), [&](const cv::Range& r) {
+    for (int i = r.start; i < r.end; ++i) {
+      const int y = pixels[i] / w, x = pixels[i] % w;
       const auto* img = I.ptr<cv::Vec3f>(y);
       const float* a = A.ptr<float>(y);
       auto* fo = F1.ptr<cv::Vec3f>(y);
       auto* bo = B1.ptr<cv::Vec3f>(y);
-      for (int x = 0; x < w; ++x) {
+      {
         const float a0 = a[x], a1 = 1 - a0;
         float wsum = 0;
         cv::Vec3f fs(0, 0, 0), bs(0, 0, 0);
@@ -60,12 +65,35 @@ cv::Mat estimate_foreground(const cv::Mat& image, const cv::Mat& alpha, cv::Mat*
     cv::resize(alpha, A, cv::Size(lw, lh), 0, 0, cv::INTER_AREA);
     cv::resize(F, F, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
     cv::resize(B, B, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
-    const int n = std::max(lw, lh) < o.big_size ? o.small_iterations : o.big_iterations;
-    cv::Mat F1(lh, lw, CV_32FC3), B1(lh, lw, CV_32FC3);
+    const bool big = std::max(lw, lh) >= o.big_size;
+    const int n = big ? o.big_iterations : o.small_iterations;
+    // Small levels solve everywhere. From `big_size` on, only the mixed
+    // pixels (the matte strictly between 0 and 1, and their neighbours) are
+    // unknown: where the matte is 1 the person's colour is the photo's,
+    // where it is 0 the background's is, and the sweeps there would only
+    // copy it. So the band gets many sweeps for what a few cost everywhere.
+    std::vector<int> pixels;
+    if (big) {
+      cv::Mat mixed = (A > kSure) & (A < 1 - kSure), near;
+      cv::dilate(mixed, near, cv::Mat());
+      pixels.reserve(size_t(cv::countNonZero(near)));
+      for (int y = 0; y < lh; ++y) {
+        const uchar* m = near.ptr<uchar>(y);
+        for (int x = 0; x < lw; ++x)
+          if (m[x]) pixels.push_back(y * lw + x);
+      }
+      I.copyTo(F, A >= 1 - kSure);
+      I.copyTo(B, A <= kSure);
+    } else {
+      pixels.resize(size_t(lw) * lh);
+      for (size_t k = 0; k < pixels.size(); ++k) pixels[k] = int(k);
+    }
+    cv::Mat F1 = F.clone(), B1 = B.clone();
     for (int i = 0; i < n; ++i) {
-      sweep(I, A, F, B, F1, B1, o);
+      sweep(I, A, F, B, F1, B1, pixels, o);
       std::swap(F, F1);
       std::swap(B, B1);
+      // The pixels not swept hold the same values in both buffers.
     }
   }
   if (background) *background = B;

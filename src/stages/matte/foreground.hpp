@@ -3,7 +3,9 @@
 // smooth where the matte is smooth. Multi-level: solved on an image pyramid
 // from a few pixels up to full size, each level starting from the one below
 // (after Germer et al., "Fast Multi-Level Foreground Estimation", 2020; our
-// own implementation). Compositing F rather than I over a new backdrop is what
+// own implementation). From `big_size` on only the mixed pixels are solved
+// (where the matte is 0 or 1 the answer is the photo's own colour), so a
+// wide soft band of hair gets the sweeps it needs to converge. Compositing F rather than I over a new backdrop is what
 // keeps the old background's colour out of hair and edges.
 #pragma once
 #include <opencv2/core.hpp>
@@ -12,7 +14,10 @@ namespace likeness {
 
 struct ForegroundOptions {
   int small_iterations = 10;  // per level while the level is small
-  int big_iterations = 4;     // per level from `big_size` on
+  // Per level from `big_size` on, over the mixed pixels: 20 bring a wide
+  // band of blonde hair (person04_1, 40,000 edge pixels) to an edge-ring
+  // RMSE of 3.7 (4 sweeps: 5.1) in the time 4 sweeps over every pixel took.
+  int big_iterations = 20;
   int big_size = 32;
   float regularisation = 1e-5f;
   float gradient_weight = 1.0f;

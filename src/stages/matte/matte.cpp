@@ -66,7 +66,7 @@ cv::Mat refine_matte(const cv::Mat& linear, const cv::Mat& coarse, const cv::Mat
 class MatteStage final : public Stage {
  public:
   std::string id() const override { return "matte"; }
-  int version() const override { return 2; }
+  int version() const override { return 3; }
   std::string summary() const override {
     return "Refine the person matte's edges at output size and estimate the person's own edge colours";
   }

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "likeness/c2pa.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/recipe.hpp"
@@ -83,12 +84,13 @@ Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_ke
 // the source analysis, the identity plan, render and matte, the stage with
 // `params` (validated first: Error{usage}), export in `format` (JPEG or PNG)
 // and a signed C2PA manifest whose action is the stage.
-std::vector<std::string> standalone_stages();  // the stages after the matte that change pixels
+std::vector<std::string> standalone_stages();
+// The C2PA actions of a resolved recipe: one per step that changes pixels,
+// naming its stage, version and parameters.
+std::vector<C2paAction> manifest_actions(const Recipe& resolved);  // the stages after the matte that change pixels
 struct StandaloneResult {
   std::string bytes;  // the encoded, signed image
   std::shared_ptr<const Frame> frame;
-  json recipe;      // what ran
-  json provenance;  // its steps with keys and times
 };
 StandaloneResult run_stage_alone(const std::string& stage_id, const std::string& in_path, const json& params,
                                  ImageFormat format, JobContext& ctx);

@@ -79,6 +79,19 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
 
 }  // namespace
 
+std::vector<C2paAction> manifest_actions(const Recipe& resolved) {
+  std::vector<C2paAction> actions;
+  for (const auto& st : resolved.steps) {
+    const Stage& stage = find_stage(st.stage);
+    if (stage.c2pa_action().empty() || !stage.changes_pixels(st.params)) continue;
+    actions.push_back({stage.c2pa_action(),
+                       stage.summary(),
+                       {{"stage", st.stage}, {"version", st.version}, {"params", st.params}},
+                       stage.c2pa_source_type()});
+  }
+  return actions;
+}
+
 using Files = std::vector<std::pair<std::string, std::string>>;  // file name, bytes
 // Renders every portrait, its sidecar and edit map, and the report, into
 // memory (file names for out_dir); nothing touches the disk.
@@ -277,14 +290,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       mi.source_format = src.mime;
       mi.title = fs::path(path).filename().string();
       mi.consent_id = consent.id;
-      for (const auto& st : recipe.resolved().steps) {
-        const Stage& stage = find_stage(st.stage);
-        if (stage.c2pa_action().empty() || !stage.changes_pixels(st.params)) continue;
-        mi.actions.push_back({stage.c2pa_action(),
-                              stage.summary(),
-                              {{"stage", st.stage}, {"version", st.version}, {"params", st.params}},
-                              stage.c2pa_source_type()});
-      }
+      mi.actions = manifest_actions(recipe.resolved());
       const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
       std::string summary;
       for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;

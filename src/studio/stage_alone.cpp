@@ -59,18 +59,12 @@ StandaloneResult run_stage_alone(const std::string& stage_id, const std::string&
   mi.source_sha256 = sha;
   mi.source_format = "image/" + img.format;
   mi.title = std::filesystem::path(in_path).filename().string();
-  if (stage.changes_pixels(resolved))
-    mi.actions.push_back({stage.c2pa_action(),
-                          stage.summary(),
-                          {{"stage", stage_id}, {"version", stage.version()}, {"params", resolved}},
-                          stage.c2pa_source_type()});
+  Recipe all = analysis;
+  all.steps.insert(all.steps.end(), finish.steps.begin(), finish.steps.end());
+  mi.actions = manifest_actions(all.resolved());
   StandaloneResult out;
   out.frame = r.frame;
   out.bytes = sign_c2pa(r.frame->encoded, mi, Signer::installation());
-  Recipe all = analysis;
-  all.steps.insert(all.steps.end(), finish.steps.begin(), finish.steps.end());
-  out.recipe = all.to_json();
-  out.provenance = r.provenance();
   return out;
 }
 

@@ -226,6 +226,7 @@ cv::Mat apply(const cv::Mat& linear_bgr, const Look& look, float pivot, const cv
   const bool has_protect = !protect.empty(), has_subject = !subject.empty() && skin.gains != cv::Vec3f(1, 1, 1);
   const bool has_exposure = !subject.empty() && skin.stops != 0;
   const float gain_exp = std::pow(2.f, skin.stops);
+  const bool tinted = look.shadow_tint != cv::Vec3f() || look.highlight_tint != cv::Vec3f();
   cv::Mat out(linear_bgr.size(), CV_32FC3);
   if (amount) amount->create(linear_bgr.size(), CV_32F);
   cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& rows) {
@@ -252,7 +253,7 @@ cv::Mat apply(const cv::Mat& linear_bgr, const Look& look, float pivot, const cv
         const float w = std::min(1.f, Y / 1e-3f);
         c = w * (Y > 0 ? c * (Yn / Y) : cv::Vec3f()) + (1 - w) * cv::Vec3f(Yn, Yn, Yn);
         c = cv::Vec3f(Yn, Yn, Yn) + (c - cv::Vec3f(Yn, Yn, Yn)) * look.saturation;
-        if (look.shadow_tint != cv::Vec3f() || look.highlight_tint != cv::Vec3f()) {
+        if (tinted) {
           // Shadows and highlights cross over at middle grey (v = sqrt(Y) 0.42).
           const float v = std::sqrt(std::min(1.f, Yn)), hold = 1 - 0.7f * (pr ? pr[x] : 0.f);
           const float s = std::max(0.f, 1 - v / 0.5f), h = std::clamp((v - 0.35f) / 0.45f, 0.f, 1.f);

@@ -23,27 +23,25 @@ void sweep(const cv::Mat& I, const cv::Mat& A, const cv::Mat& F0, const cv::Mat&
       const float* a = A.ptr<float>(y);
       auto* fo = F1.ptr<cv::Vec3f>(y);
       auto* bo = B1.ptr<cv::Vec3f>(y);
-      {
-        const float a0 = a[x], a1 = 1 - a0;
-        float wsum = 0;
-        cv::Vec3f fs(0, 0, 0), bs(0, 0, 0);
-        const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
-        for (int k = 0; k < 4; ++k) {
-          const int xx = std::clamp(nx[k], 0, w - 1), yy = std::clamp(ny[k], 0, h - 1);
-          const float wk = o.regularisation + o.gradient_weight * std::abs(a0 - A.at<float>(yy, xx));
-          wsum += wk;
-          fs += wk * F0.at<cv::Vec3f>(yy, xx);
-          bs += wk * B0.at<cv::Vec3f>(yy, xx);
-        }
-        // [a0^2 + W, a0 a1; a0 a1, a1^2 + W] [F; B] = [a0 I + fs; a1 I + bs]
-        const float m00 = a0 * a0 + wsum, m01 = a0 * a1, m11 = a1 * a1 + wsum;
-        const float det = m00 * m11 - m01 * m01;
-        const float inv = det > 1e-12f ? 1 / det : 0;
-        for (int c = 0; c < 3; ++c) {
-          const float r0 = a0 * img[x][c] + fs[c], r1 = a1 * img[x][c] + bs[c];
-          fo[x][c] = std::clamp((m11 * r0 - m01 * r1) * inv, 0.f, 1.f);
-          bo[x][c] = std::clamp((m00 * r1 - m01 * r0) * inv, 0.f, 1.f);
-        }
+      const float a0 = a[x], a1 = 1 - a0;
+      float wsum = 0;
+      cv::Vec3f fs(0, 0, 0), bs(0, 0, 0);
+      const int nx[4] = {x - 1, x + 1, x, x}, ny[4] = {y, y, y - 1, y + 1};
+      for (int k = 0; k < 4; ++k) {
+        const int xx = std::clamp(nx[k], 0, w - 1), yy = std::clamp(ny[k], 0, h - 1);
+        const float wk = o.regularisation + o.gradient_weight * std::abs(a0 - A.at<float>(yy, xx));
+        wsum += wk;
+        fs += wk * F0.at<cv::Vec3f>(yy, xx);
+        bs += wk * B0.at<cv::Vec3f>(yy, xx);
+      }
+      // [a0^2 + W, a0 a1; a0 a1, a1^2 + W] [F; B] = [a0 I + fs; a1 I + bs]
+      const float m00 = a0 * a0 + wsum, m01 = a0 * a1, m11 = a1 * a1 + wsum;
+      const float det = m00 * m11 - m01 * m01;
+      const float inv = det > 1e-12f ? 1 / det : 0;
+      for (int c = 0; c < 3; ++c) {
+        const float r0 = a0 * img[x][c] + fs[c], r1 = a1 * img[x][c] + bs[c];
+        fo[x][c] = std::clamp((m11 * r0 - m01 * r1) * inv, 0.f, 1.f);
+        bo[x][c] = std::clamp((m00 * r1 - m01 * r0) * inv, 0.f, 1.f);
       }
     }
   });

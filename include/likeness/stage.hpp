@@ -69,14 +69,15 @@ struct Frame {
   // Named semantic masks ("hair", "face_skin", ...), 0..1: at the source with
   // their own maps until render, then on the canvas (from_source = the plan).
   std::map<std::string, Layer> layers;
-  FramePlan plan;           // set by the frame stage
-  cv::Mat alpha;            // CV_32F person matte 0..1 on the canvas, or empty
-  cv::Mat foreground;       // CV_32FC3 linear: the person's own colour where alpha < 1, or empty
-  cv::Mat outside;          // CV_8U, 255 where the canvas lies beyond the photo, or empty
-  cv::Mat relit;            // CV_32F 0..1 on the canvas: how much light or colour changed (edit map red), or empty
-  std::vector<Face> faces;  // in image coordinates
-  SceneLight light;         // the light the backdrop implies (backdrop stage)
-  int subject = -1;         // index into faces
+  FramePlan plan;      // set by the frame stage
+  cv::Mat alpha;       // CV_32F person matte 0..1 on the canvas, or empty
+  cv::Mat foreground;  // CV_32FC3 linear: the person's own colour where alpha < 1, or empty
+  cv::Mat outside;     // CV_8U, 255 where the canvas lies beyond the photo, or empty
+  cv::Mat relit;       // CV_32F 0..1 on the canvas: how much light or colour changed (edit map red), or empty
+  cv::Mat retouched;   // CV_32F 0..1 on the canvas: how much skin or noise was retouched (edit map green), or empty
+  std::vector<Face> faces;                     // in image coordinates
+  SceneLight light;                            // the light the backdrop implies (backdrop stage)
+  int subject = -1;                            // index into faces
   std::string source_type = "digitalCapture";  // IPTC digital source type term
   std::vector<std::string> edits;              // plain-language summary, one per change
   std::string encoded;                         // set by the export stage

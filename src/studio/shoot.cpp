@@ -67,11 +67,13 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
   } else if (!out.outside.empty()) {
     map.setTo(cv::Scalar(255, 0, 0), out.outside);
   }
-  if (!out.relit.empty() && out.relit.size() == map.size()) {
-    cv::Mat ch[3], red;
+  // Stages' own records: green (1) retouched, red (2) relit or recoloured.
+  for (const auto& [amount, channel] : {std::pair{&out.retouched, 1}, std::pair{&out.relit, 2}}) {
+    if (amount->empty() || amount->size() != map.size()) continue;
+    cv::Mat ch[3], a8;
     cv::split(map, ch);
-    out.relit.convertTo(red, CV_8U, 255.0);
-    ch[2] = cv::max(ch[2], red);
+    amount->convertTo(a8, CV_8U, 255.0);
+    ch[channel] = cv::max(ch[channel], a8);
     cv::merge(ch, 3, map);
   }
   return map;

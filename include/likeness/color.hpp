@@ -15,5 +15,8 @@ float srgb_to_linear(float srgb01);
 float linear_to_srgb(float linear01);
 // A BGR colour (0..255 sRGB) as linear light.
 cv::Vec3f linear_color(const cv::Scalar& bgr255);
+// A black body's colour as linear BGR with the largest channel 1 (Kim et al.'s
+// fit of the Planckian locus, 1667..25000 K): a light's colour temperature.
+cv::Vec3f kelvin(double k);
 
 }  // namespace likeness

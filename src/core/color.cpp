@@ -1,5 +1,6 @@
 #include "likeness/color.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -70,6 +71,22 @@ cv::Mat linear_to_srgb8(const cv::Mat& linear) {
 cv::Vec3f linear_color(const cv::Scalar& bgr) {
   return {srgb_to_linear(float(bgr[0] / 255)), srgb_to_linear(float(bgr[1] / 255)),
           srgb_to_linear(float(bgr[2] / 255))};
+}
+
+cv::Vec3f kelvin(double t) {
+  t = std::clamp(t, 1667.0, 25000.0);
+  const double t2 = t * t, t3 = t2 * t;
+  const double x = t <= 4000 ? -0.2661239e9 / t3 - 0.2343589e6 / t2 + 0.8776956e3 / t + 0.179910
+                             : -3.0258469e9 / t3 + 2.1070379e6 / t2 + 0.2226347e3 / t + 0.240390;
+  const double x2 = x * x, x3 = x2 * x;
+  const double y = t <= 2222   ? -1.1063814 * x3 - 1.34811020 * x2 + 2.18555832 * x - 0.20219683
+                   : t <= 4000 ? -0.9549476 * x3 - 1.37418593 * x2 + 2.09137015 * x - 0.16748867
+                               : 3.0817580 * x3 - 5.87338670 * x2 + 3.75112997 * x - 0.37001483;
+  const double X = x / y, Y = 1, Z = (1 - x - y) / y;
+  const double R = 3.2406 * X - 1.5372 * Y - 0.4986 * Z, G = -0.9689 * X + 1.8758 * Y + 0.0415 * Z,
+               B = 0.0557 * X - 0.2040 * Y + 1.0570 * Z;
+  cv::Vec3f c(float(std::max(B, 0.0)), float(std::max(G, 0.0)), float(std::max(R, 0.0)));
+  return c / std::max({c[0], c[1], c[2]});
 }
 
 }  // namespace likeness

@@ -103,10 +103,6 @@ cv::Mat fractal_noise(cv::Size size, double cell, int octaves, double gain, cv::
 // colour, slightly soft. Applied in place to a linear image.
 void add_grain(cv::Mat& linear, float sigma, cv::RNG& rng);
 
-// A black body's colour as linear BGR with the largest channel 1 (Kim et al.'s
-// fit of the Planckian locus, 1667..25000 K).
-cv::Vec3f kelvin(double k);
-
 // Calls f(x, y) for every pixel of a CV_32FC3 image (parallel rows).
 void for_each_pixel(cv::Mat& img, const std::function<cv::Vec3f(int x, int y)>& f);
 

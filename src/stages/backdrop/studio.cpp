@@ -4,6 +4,7 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/color.hpp"
 #include "stages/backdrop/backdrop.hpp"
 
 namespace likeness::backdrop {

@@ -10,6 +10,7 @@ const Stage& frame_stage();     // frame/    the crop as a plan: scale and offse
 const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
 const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours
 const Stage& backdrop_stage();  // backdrop/ studio backdrop composite in linear light, no halo
+const Stage& relight_stage();   // relight/  the subject's light on their face's 3-D shape, the skin's texture kept
 const Stage& grade_stage();     // grade/    colour grade of the whole portrait, the face's lightness kept
 const Stage& export_stage();    // export/   8-bit sRGB once, encode + XMP digital source type
 

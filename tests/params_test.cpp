@@ -108,7 +108,9 @@ TEST(Prompt, LayeredPromptMapsToStagesAndReportsTheRest) {
   EXPECT_EQ(p.params["backdrop"]["color"], "#7a7f85");
   EXPECT_EQ(p.params["backdrop"]["style"], "city");  // an office with a skyline: the city window
   EXPECT_EQ(p.params["frame"]["crop"], "headshot");
-  ASSERT_EQ(p.not_applied.size(), 2u);  // suit (wardrobe), light (relight)
+  EXPECT_EQ(p.params["relight"]["pattern"], "soft-morning");
+  EXPECT_EQ(p.params["relight"]["softness"], 0.3);
+  ASSERT_EQ(p.not_applied.size(), 1u);  // suit (wardrobe)
   EXPECT_NE(p.not_applied[0].find("wardrobe"), std::string::npos);
   EXPECT_EQ(usage_error([] { plan_prompt("", "wedding"); }).code, ErrorCode::usage);
 }
@@ -142,11 +144,34 @@ TEST(Prompt, GradesByNameAndPurpose) {
   EXPECT_EQ(warm_backdrop.params["grade"]["look"], "natural");
   EXPECT_EQ(warm_backdrop.params["backdrop"]["color"], "#8a7560");
   EXPECT_EQ(look("moody sky"), "natural");
-  // Golden-hour light is a relight, not a warm grade: reported, not faked.
+  // Golden-hour light is a relight, not a warm grade.
   PromptPlan golden = plan_prompt("golden hour light", "corporate");
   EXPECT_EQ(golden.params["grade"]["look"], "natural");
-  ASSERT_EQ(golden.not_applied.size(), 1u);
-  EXPECT_NE(golden.not_applied[0].find("relighting"), std::string::npos);
+  EXPECT_EQ(golden.params["relight"]["pattern"], "golden-hour");
+  EXPECT_TRUE(golden.not_applied.empty());
+}
+
+TEST(Prompt, LightsByPatternTimeOfDayAndPurpose) {
+  auto light = [](const char* prompt, const char* purpose = "corporate") {
+    return plan_prompt(prompt, purpose).params["relight"];
+  };
+  EXPECT_EQ(light("")["pattern"], "match");
+  EXPECT_EQ(light("", "artist")["pattern"], "none");  // an artist's portfolio keeps the photo's light
+  EXPECT_EQ(light("", "ecommerce")["pattern"], "high-key");
+  EXPECT_EQ(light("rembrandt lighting")["pattern"], "rembrandt");
+  EXPECT_EQ(light("dramatic split light from the left")["pattern"], "split");
+  EXPECT_EQ(light("dramatic split light from the left")["side"], "left");
+  EXPECT_EQ(light("dramatic split light from the left")["strength"], 0.9);
+  EXPECT_EQ(light("blue hour")["pattern"], "blue-hour");
+  EXPECT_EQ(light("window light")["pattern"], "window");
+  EXPECT_EQ(light("soft light")["pattern"], "match");  // softer, on the purpose's own light
+  EXPECT_EQ(light("soft light")["softness"], 0.3);
+  EXPECT_EQ(light("high-key lighting")["pattern"], "high-key");
+  // A window is a place when no light is named.
+  EXPECT_EQ(plan_prompt("city window", "corporate").params["backdrop"]["style"], "city");
+  // Every planned light is a valid relight step.
+  for (const char* p : {"", "rembrandt lighting", "golden hour", "soft light from the right", "hard rim light"})
+    EXPECT_NO_THROW(resolve_params("relight", find_stage("relight").params(), light(p))) << p;
 }
 
 TEST(Prompt, PurposesDiffer) {

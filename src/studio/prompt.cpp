@@ -17,20 +17,22 @@ struct Preset {
   const char* crop;
   const char* look;  // the grade
   double strength;
+  const char* light;  // the relight's pattern
+  double light_strength;
 };
 
 const std::map<std::string, Preset>& presets() {
   static const std::map<std::string, Preset> p = {
-      // cool slate, polished: a touch of contrast
-      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders", "natural", 1.0}},
-      // warm, approachable: half the warm grade
-      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders", "warm", 0.5}},
-      // low-key charcoal; the photo's colour kept, half the natural contrast
-      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders", "natural", 0.5}},
-      // clean white
-      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders", "natural", 1.0}},
-      // soft blue
-      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot", "natural", 1.0}},
+      // cool slate, polished: a touch of contrast; lit as the backdrop's light falls
+      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders", "natural", 1.0, "match", 0.5}},
+      // warm, approachable: half the warm grade, soft morning light
+      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders", "warm", 0.5, "soft-morning", 0.4}},
+      // low-key charcoal; the photo's colour and light kept, half the natural contrast
+      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders", "natural", 0.5, "none", 0.0}},
+      // clean white, open frontal light
+      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders", "natural", 1.0, "high-key", 0.5}},
+      // soft blue, lit as the backdrop's light falls
+      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot", "natural", 1.0, "match", 0.5}},
   };
   return p;
 }
@@ -73,6 +75,7 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
   plan.params["backdrop"] = {{"style", pre.style}, {"color", pre.color}, {"color2", pre.color2}};
   plan.params["frame"] = {{"crop", pre.crop}};
   plan.params["grade"] = {{"look", pre.look}, {"strength", pre.strength}};
+  plan.params["relight"] = {{"pattern", pre.light}, {"strength", pre.light_strength}};
   plan.applied.push_back("purpose '" + purpose + "' preset");
 
   std::string lower = prompt;
@@ -95,7 +98,8 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
     const bool wardrobe = has(c, "suit") || has(c, "jacket") || has(c, "shirt") || has(c, "blouse") ||
                           has(c, "dress") || has(c, "sweater") || has(c, "top") || has(c, "blazer") || has(c, "tie");
     const bool lighting = has(c, "light") || has(c, "lighting") || has(c, "lit") || has(c, "rembrandt") ||
-                          has(c, "golden hour") || has(c, "shadow");
+                          has(c, "sunset") || has(c, "dusk") || has(c, "overcast") || has(c, "golden hour") ||
+                          has(c, "shadow");
     // A place: the defocused scene backdrop it names (the first that fits).
     const char* place = has(c, "skyline") || has(c, "city") || has(c, "window") || has(c, "street") ? "city"
                         : has(c, "office") || has(c, "workplace")                                   ? "office"
@@ -141,17 +145,46 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
                        : (has(c, "cool") || has(c, "cooler")) && tone                          ? "cool"
                        : has(c, "natural") && tone                                             ? "natural"
                                                                                                : nullptr;
-    // High- and low-key name a light and a grade alike: the grade renders them.
+    // High- and low-key name a light and a grade alike: both render them.
     const bool keyed = look && (std::string(look) == "high-key" || std::string(look) == "low-key");
     if (look && !used && !wardrobe && !place && !backdrop_words && (keyed || !lighting)) {
       plan.params["grade"] = {{"look", look}, {"strength", 1.0}};
+      if (keyed) plan.params["relight"] = {{"pattern", look}, {"strength", 0.6}};
+      used = true;
+    }
+    // A light: a portrait pattern or a time of day, its side and softness.
+    const char* light = has(c, "rembrandt")                          ? "rembrandt"
+                        : has(c, "loop")                             ? "loop"
+                        : has(c, "butterfly") || has(c, "paramount") ? "butterfly"
+                        : has(c, "split")                            ? "split"
+                        : has(c, "broad")                            ? "broad"
+                        : has(c, "short") && lighting                ? "short"
+                        : has(c, "rim") || has(c, "backlit") || has(c, "back light") || has(c, "hair light") ? "rim"
+                        : has(c, "clamshell") || has(c, "beauty light")                         ? "clamshell"
+                        : has(c, "golden hour") || has(c, "sunset") || has(c, "late afternoon") ? "golden-hour"
+                        : has(c, "blue hour") || has(c, "dusk") || has(c, "twilight")           ? "blue-hour"
+                        : has(c, "morning")                                                     ? "soft-morning"
+                        : has(c, "overcast") || has(c, "noon") || has(c, "midday")              ? "overcast-noon"
+                        : has(c, "window") && lighting                                          ? "window"
+                        : has(c, "match") || has(c, "matching")                                 ? "match"
+                                                                                                : nullptr;
+    if (!used && !wardrobe && (light || (lighting && (has(c, "soft") || has(c, "hard") || has(c, "dramatic"))))) {
+      json& rl = plan.params["relight"];
+      if (light) rl["pattern"] = light;
+      if (!light && rl.value("pattern", "none") == "none") rl["pattern"] = has(c, "dramatic") ? "low-key" : "loop";
+      rl["strength"] = has(c, "subtle") || has(c, "gentle") ? 0.4 : has(c, "dramatic") || has(c, "strong") ? 0.9 : 0.7;
+      if (has(c, "soft") || has(c, "diffuse") || has(c, "diffused")) rl["softness"] = 0.3;
+      if (has(c, "hard") || has(c, "crisp")) rl["softness"] = -0.3;
+      if (has(c, "from the left") || has(c, "on the left")) rl["side"] = "left";
+      if (has(c, "from the right") || has(c, "on the right")) rl["side"] = "right";
       used = true;
     }
     if (used) {
       plan.applied.push_back("'" + c + "'");
     } else {
       std::string why = wardrobe   ? "wardrobe recolouring is not available yet"
-                        : lighting ? "relighting is not available yet"
+                        : lighting ? "no light pattern named (rembrandt, loop, butterfly, split, broad, short, rim, "
+                                     "clamshell, golden hour, blue hour, soft morning, overcast noon, window light)"
                         : scene    ? "a place behind a changed wardrobe or light is not available yet"
                                    : "not understood";
       plan.not_applied.push_back("'" + c + "': " + why);

@@ -2,9 +2,10 @@
 # The visual reference: one real photo through each crop and aspect, each on
 # another backdrop (studio and defocused places), plus 100% crops of hair
 # edges of two people on plain, busy and bright backdrops, plus every colour
-# grade with a 100% crop of the cheek under it. Writes docs/sheet.jpg,
-# docs/edges.jpg and docs/looks.jpg (look at them before calling a matte,
-# backdrop or grade change done).
+# grade with a 100% crop of the cheek under it, plus every light on three
+# people. Writes docs/sheet.jpg, docs/edges.jpg, docs/looks.jpg and
+# docs/lights.jpg (look at them before calling a matte, backdrop, grade or
+# light change done).
 # Usage: tools/sheet.sh [PHOTO] [OUT_DIR] [DARK_HAIRED_PHOTO]
 #   (defaults: person04_1, docs/, person03_1)
 set -euo pipefail
@@ -81,4 +82,30 @@ for look in $looks; do
   cells+=("$dir/cell.png")
 done
 vips arrayjoin "${cells[*]}" "$out/looks.jpg[Q=90]" --across 5 --shim 8 --background 255
-echo "wrote $out/sheet.jpg, $out/edges.jpg and $out/looks.jpg"
+
+# Every light (the relight stage's declared patterns) on three people, the
+# corporate backdrop: one row per person, the photo's own light first; under
+# each row a 100% crop of the cheek and the nose (a painted gradient, grey
+# shadows or a seam where the mesh ends show there first).
+patterns=$($bin stages | sed -n 's/^  pattern  *choice  *one of \(.*\) default.*/\1/p' | tr -d ',')
+[ -n "$patterns" ] || { echo "sheet.sh: no patterns in 'likeness stages'" >&2; exit 1; }
+rows=()
+for who in "$photo" ../shared/faces/people/person13_2.jpg ../shared/faces/people/person05_1.jpg; do
+  name=$(basename "$who" .jpg)
+  mkdir -p "$work/lr-$name" && cp "$who" "$work/lr-$name/"
+  cells=()
+  crops=()
+  for pattern in $patterns; do
+    [ "$pattern" = match ] && continue
+    dir=$work/light-$name-$pattern
+    shoot "$work/lr-$name" "$dir" 640x800 headshot --backdrop-style gradient --relight-pattern "$pattern"
+    vips thumbnail "$dir/portrait_01.png" "$dir/t.png" 200
+    vips crop "$dir/portrait_01.png" "$dir/c.png" 200 260 200 200
+    cells+=("$dir/t.png")
+    crops+=("$dir/c.png")
+  done
+  vips arrayjoin "${cells[*]} ${crops[*]}" "$work/row-$name.png" --across ${#cells[@]} --shim 4 --background 255
+  rows+=("$work/row-$name.png")
+done
+vips arrayjoin "${rows[*]}" "$out/lights.jpg[Q=88]" --across 1 --shim 8 --background 255
+echo "wrote $out/sheet.jpg, $out/edges.jpg, $out/looks.jpg and $out/lights.jpg"

@@ -129,7 +129,11 @@ TEST_P(NoisyPhoto, GainsThreeDecibelsKeepsTheFaceAndTheSkinsDetail) {
   for (const double sigma : {8.0, 15.0}) {
     const cv::Mat noisy = with_noise(clean, sigma, seed++);
     const Frame in = canvas_of(noisy);
+    const cv::Mat image0 = in.image.clone(), foreground0 = in.foreground.clone();
     const Frame out = run_stage(denoise_stage(), in);
+    // The frame it was given is left alone (frames share buffers).
+    EXPECT_EQ(cv::norm(in.image, image0, cv::NORM_INF), 0);
+    EXPECT_EQ(cv::norm(in.foreground, foreground0, cv::NORM_INF), 0);
     const cv::Mat result = linear_to_srgb8(out.image);
     const noise::NoiseLevel level = noise::estimate_noise(noise::linear_to_srgb255(in.image));
     const double p0 = psnr(noisy, clean), p1 = psnr(result, clean);
@@ -257,8 +261,10 @@ TEST(Denoise, NeedsTheRenderedCanvas) {
 
 TEST(Grain, DeterministicZeroMeanLuminanceOnlyAndInTheEditMap) {
   const Frame in = canvas_of(photo(kPhotos[1]));
+  const cv::Mat image0 = in.image.clone();
   const json p = {{"amount", 0.5}, {"seed", 7}};
   const Frame a = run_stage(grain_stage(), in, p), b = run_stage(grain_stage(), in, p);
+  EXPECT_EQ(cv::norm(in.image, image0, cv::NORM_INF), 0) << "the frame it was given is left alone";
   const Frame c = run_stage(grain_stage(), in, {{"amount", 0.5}, {"seed", 8}});
   EXPECT_EQ(cv::norm(a.image, b.image, cv::NORM_INF), 0) << "the same seed, the same grain";
   EXPECT_GT(cv::norm(a.image, c.image, cv::NORM_INF), 0) << "another seed, another grain";

@@ -84,7 +84,8 @@ class DenoiseStage final : public Stage {
     ctx.check_cancel();
     // The change in linear light, added to the image (unclamped values kept)
     // and to the person's own colour.
-    const cv::Mat delta = noise::srgb255_to_linear(clean) - noise::srgb255_to_linear(srgb);
+    cv::Mat changed;
+    const cv::Mat delta = noise::linear_change(srgb, clean, &changed);
     // (New Mats: `out` shares its buffers with `in`, and assigning an
     // expression to a Mat of its size would write into them.)
     out.image = cv::Mat();
@@ -92,10 +93,10 @@ class DenoiseStage final : public Stage {
     if (!in.foreground.empty()) {
       cv::Mat fg;
       cv::add(in.foreground, delta, fg);
-      out.foreground = cv::Mat();
-      cv::min(cv::max(fg, 0.0), 1.0, out.foreground);
+      cv::max(fg, 0.0, fg);
+      cv::min(fg, 1.0, fg);
+      out.foreground = fg;
     }
-    const cv::Mat changed = noise::change_map(srgb, clean);
     out.retouched = in.retouched.empty() ? changed : cv::max(in.retouched, changed);
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
     out.edits.push_back(

@@ -57,9 +57,10 @@ class GrainStage final : public Stage {
     const cv::Mat srgb = noise::linear_to_srgb255(in.image);
     const cv::Mat grainy = noise::add_grain(srgb, field, amount);
     Frame out = in;
+    cv::Mat changed;
+    const cv::Mat delta = noise::linear_change(srgb, grainy, &changed);
     out.image = cv::Mat();  // a new buffer: `out` shares `in`'s
-    cv::add(in.image, noise::srgb255_to_linear(grainy) - noise::srgb255_to_linear(srgb), out.image);
-    const cv::Mat changed = noise::change_map(srgb, grainy);
+    cv::add(in.image, delta, out.image);
     out.retouched = in.retouched.empty() ? changed : cv::max(in.retouched, changed);
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
     out.edits.push_back(cv::format("film grain added: amount %d%%, grain %.2f px (size %.2f), seed %d",

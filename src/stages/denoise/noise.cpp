@@ -76,14 +76,19 @@ void to_opponent(const cv::Mat& bgr, cv::Mat& Y, cv::Mat& C1, cv::Mat& C2) {
   });
 }
 
-cv::Mat from_opponent(const cv::Mat& Y, const cv::Mat& C1, const cv::Mat& C2) {
+// (Y, C1, C2) -> BGR, each channel mixed toward its filtered version:
+// Y + luma_mix * (Yf - Y), C + chroma_mix * (Cf - C). One pass.
+cv::Mat from_opponent(const cv::Mat& Y, const cv::Mat& Yf, float luma_mix, const cv::Mat& C1, const cv::Mat& C1f,
+                      const cv::Mat& C2, const cv::Mat& C2f, float chroma_mix) {
   cv::Mat out(Y.size(), CV_32FC3);
   cv::parallel_for_(cv::Range(0, Y.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
-      const float *py = Y.ptr<float>(y), *p1 = C1.ptr<float>(y), *p2 = C2.ptr<float>(y);
+      const float *py = Y.ptr<float>(y), *pyf = Yf.ptr<float>(y), *p1 = C1.ptr<float>(y), *p1f = C1f.ptr<float>(y),
+                  *p2 = C2.ptr<float>(y), *p2f = C2f.ptr<float>(y);
       cv::Vec3f* d = out.ptr<cv::Vec3f>(y);
       for (int x = 0; x < Y.cols; ++x) {
-        const float l = py[x] * kR3, a = p1[x] * kR2, c = p2[x] * kR6;
+        const float l = (py[x] + luma_mix * (pyf[x] - py[x])) * kR3, a = (p1[x] + chroma_mix * (p1f[x] - p1[x])) * kR2,
+                    c = (p2[x] + chroma_mix * (p2f[x] - p2[x])) * kR6;
         d[x] = cv::Vec3f(l - a + c, l - 2 * c, l + a + c);
       }
     }
@@ -100,7 +105,8 @@ cv::Mat immerkaer_abs(const cv::Mat& ch) {
   static const cv::Mat k = (cv::Mat_<float>(3, 3) << 1, -2, 1, -2, 4, -2, 1, -2, 1);
   cv::Mat r;
   cv::filter2D(ch, r, CV_32F, k, cv::Point(-1, -1), 0, cv::BORDER_REFLECT);
-  return cv::abs(r);
+  r = cv::abs(r);  // in place
+  return r;
 }
 
 // Per-block means (the image cropped to whole blocks).
@@ -176,7 +182,7 @@ cv::Mat denoise(const cv::Mat& srgb255, const NoiseLevel& level, const DenoiseAm
 
   cv::Mat Y, C1, C2;
   to_opponent(srgb255, Y, C1, C2);
-  cv::Mat Yo = Y, C1o = C1, C2o = C2;
+  cv::Mat Yf = Y, C1f = C1, C2f = C2;  // the filtered channels
   if (chroma_mix > 0) {
     // Chroma at half size (its noise halves), filtered with a guided filter
     // steered by the luminance: in a window of half-size pixels the chroma
@@ -187,7 +193,7 @@ cv::Mat denoise(const cv::Mat& srgb255, const NoiseLevel& level, const DenoiseAm
     // costs small faces their colour detail (lips, irises) and the
     // recognizer its certainty. eps: twice the half-size noise, squared.
     const cv::Size half((Y.cols + 1) / 2, (Y.rows + 1) / 2);
-    cv::Mat Yh, ch, chans[2], filtered, up;
+    cv::Mat Yh, ch, chans[2], filtered;
     cv::resize(Y, Yh, half, 0, 0, cv::INTER_AREA);
     cv::resize(C1, chans[0], half, 0, 0, cv::INTER_AREA);
     cv::resize(C2, chans[1], half, 0, 0, cv::INTER_AREA);
@@ -195,21 +201,21 @@ cv::Mat denoise(const cv::Mat& srgb255, const NoiseLevel& level, const DenoiseAm
     const float sh = level.chroma * boost / 2;
     const int r = std::clamp(int(std::lround(sh / 3)), 1, 6);
     cv::ximgproc::guidedFilter(Yh, ch, filtered, r, 4 * sh * sh);
-    cv::resize(filtered, up, Y.size(), 0, 0, cv::INTER_LINEAR);
-    cv::split(up, chans);
-    C1o = C1 + chroma_mix * (chans[0] - C1);
-    C2o = C2 + chroma_mix * (chans[1] - C2);
+    cv::split(filtered, chans);
+    C1f = cv::Mat();  // (not into C1's buffer)
+    C2f = cv::Mat();
+    cv::resize(chans[0], C1f, Y.size(), 0, 0, cv::INTER_LINEAR);
+    cv::resize(chans[1], C2f, Y.size(), 0, 0, cv::INTER_LINEAR);
   }
   if (luma_mix > 0) {
     // Luminance: a bilateral filter (7x7, spatial sigma 3 px) whose range
     // is twice the noise: neighbours within the noise are averaged, an edge
     // (hair, lashes, the lips' line) is not crossed.
     const float sy = level.luma * boost;
-    cv::Mat filtered;
-    cv::bilateralFilter(Y, filtered, 7, 2 * sy, 3, cv::BORDER_REFLECT);
-    Yo = Y + luma_mix * (filtered - Y);
+    Yf = cv::Mat();  // (not into Y's buffer)
+    cv::bilateralFilter(Y, Yf, 7, 2 * sy, 3, cv::BORDER_REFLECT);
   }
-  return from_opponent(Yo, C1o, C2o);
+  return from_opponent(Y, Yf, luma_mix, C1, C1f, C2, C2f, chroma_mix);
 }
 
 float grain_sigma_px(cv::Size canvas, float size) {
@@ -279,12 +285,27 @@ cv::Mat add_grain(const cv::Mat& srgb255, const cv::Mat& field, float amount) {
   return out;
 }
 
-cv::Mat change_map(const cv::Mat& before255, const cv::Mat& after255) {
-  cv::Mat d = cv::abs(after255 - before255), ch[3], m;
-  cv::split(d, ch);
-  m = cv::max(ch[0], cv::max(ch[1], ch[2]));
-  m = cv::min(m * (1 / 16.f), 1.f);
-  return m;
+cv::Mat linear_change(const cv::Mat& before255, const cv::Mat& after255, cv::Mat* changed) {
+  CV_Assert(before255.type() == CV_32FC3 && after255.type() == CV_32FC3 && before255.size() == after255.size());
+  cv::Mat delta(before255.size(), CV_32FC3);
+  if (changed) changed->create(before255.size(), CV_32F);
+  const Curve& lin = to_linear_curve();
+  cv::parallel_for_(cv::Range(0, before255.rows), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) {
+      const cv::Vec3f *b = before255.ptr<cv::Vec3f>(y), *a = after255.ptr<cv::Vec3f>(y);
+      cv::Vec3f* d = delta.ptr<cv::Vec3f>(y);
+      float* c = changed ? changed->ptr<float>(y) : nullptr;
+      for (int x = 0; x < before255.cols; ++x) {
+        float most = 0;
+        for (int k = 0; k < 3; ++k) {
+          d[x][k] = lin(a[x][k]) - lin(b[x][k]);
+          most = std::max(most, std::abs(a[x][k] - b[x][k]));
+        }
+        if (c) c[x] = std::min(1.f, most * (1 / 16.f));
+      }
+    }
+  });
+  return delta;
 }
 
 }  // namespace likeness::noise

@@ -82,8 +82,10 @@ cv::Mat grain_field(cv::Size canvas, float size, uint64_t seed);
 // film's does, so it never clips.
 cv::Mat add_grain(const cv::Mat& srgb255, const cv::Mat& field, float amount);
 
-// How much each pixel changed between two sRGB images, 0..1 (16 levels on
-// the channel that moved most is 1): the edit map's measure.
-cv::Mat change_map(const cv::Mat& before255, const cv::Mat& after255);
+// A change made in sRGB, back in linear light: after - before (CV_32FC3),
+// and in `changed` how much each pixel changed, 0..1 (16 levels on the
+// channel that moved most is 1): the edit map's measure. One pass (every
+// full-size temporary costs its page faults).
+cv::Mat linear_change(const cv::Mat& before255, const cv::Mat& after255, cv::Mat* changed);
 
 }  // namespace likeness::noise

@@ -43,7 +43,7 @@ class DenoiseStage final : public Stage {
         {"luminance",
          ParamType::number,
          0.7,
-         "How much of the luminance (grain-like) noise reduction to keep: 1 all of it, lower leaves some fine "
+         "How much of the luminance (grain-like) noise reduction to apply: 1 all of it, lower leaves some fine "
          "texture so skin does not look waxy",
          0,
          1,
@@ -51,7 +51,7 @@ class DenoiseStage final : public Stage {
         {"chroma",
          ParamType::number,
          1.0,
-         "How much of the colour (blotchy red-green) noise reduction to keep: 1 all of it",
+         "How much of the colour (blotchy red-green) noise reduction to apply: 1 all of it",
          0,
          1,
          {}},
@@ -99,10 +99,11 @@ class DenoiseStage final : public Stage {
     }
     out.retouched = in.retouched.empty() ? changed : cv::max(in.retouched, changed);
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
-    out.edits.push_back(
-        cv::format("noise reduced: measured luminance %.1f, colour %.1f (of 255 levels); luminance "
-                   "%d%%, colour %d%%",
-                   level.luma, level.chroma, percent(applied.luma), percent(applied.chroma)));
+    std::string what =
+        cv::format("noise reduced: measured luminance %.1f, colour %.1f (of 255 levels); luminance %d%%, colour %d%%",
+                   level.luma, level.chroma, percent(applied.luma), percent(applied.chroma));
+    if (amounts.strength > 0.5f) what += cv::format(", filtered as for %.1fx the noise", 2 * amounts.strength);
+    out.edits.push_back(what);
     return out;
   }
 };

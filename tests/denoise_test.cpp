@@ -382,8 +382,23 @@ TEST(Denoise, RunsInTheRecipe) {
   auto src = std::make_shared<Frame>();
   src->image = photo(kPhotos[2]);
   JobContext ctx;
-  const Frame out = *run_recipe(src, "denoise:recipe", r, ctx, nullptr).frame;
+  const RunResult run = run_recipe(src, "denoise:recipe", r, ctx, nullptr);
+  const Frame& out = *run.frame;
   ASSERT_FALSE(out.edits.empty());
   std::printf("recipe canvas: %s\n", out.edits.back().c_str());
   EXPECT_NE(out.edits.back().find("noise"), std::string::npos);
+  // A clean photo: the step hands its input on, and the manifest claims no
+  // filtering for it. A noisy one: the step changed it and says so.
+  auto filtered = [&](const RunResult& rr) {
+    for (const auto& a : manifest_actions(r.resolved(), &rr.steps))
+      if (a.action == "c2pa.filtered") return true;
+    return false;
+  };
+  EXPECT_FALSE(run.steps.back().changed);
+  EXPECT_FALSE(filtered(run));
+  auto noisy = std::make_shared<Frame>();
+  noisy->image = with_noise(photo(kPhotos[2]), 12, 3);
+  const RunResult nr = run_recipe(noisy, "denoise:recipe-noisy", r, ctx, nullptr);
+  EXPECT_TRUE(nr.steps.back().changed);
+  EXPECT_TRUE(filtered(nr));
 }

@@ -36,6 +36,10 @@ struct StepRecord {
   std::string key;
   double ms = 0;
   bool cached = false;
+  // Whether the step's image differs from its input's: a stage that finds
+  // nothing to do (a clean photo for denoise) hands its input's pixels on,
+  // and the manifest then claims no action for it.
+  bool changed = true;
 };
 
 // In-memory LRU of stage results keyed by step key.

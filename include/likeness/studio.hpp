@@ -87,7 +87,9 @@ Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_ke
 std::vector<std::string> standalone_stages();
 // The C2PA actions of a resolved recipe: one per step that changes pixels,
 // naming its stage, version and parameters.
-std::vector<C2paAction> manifest_actions(const Recipe& resolved);  // the stages after the matte that change pixels
+// The C2PA actions of a run: every step with an action whose parameters
+// change pixels and that did change them (`steps`, the run's log, when given).
+std::vector<C2paAction> manifest_actions(const Recipe& resolved, const std::vector<StepRecord>* steps = nullptr);
 struct StandaloneResult {
   std::string bytes;  // the encoded, signed image
   std::shared_ptr<const Frame> frame;

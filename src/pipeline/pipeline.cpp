@@ -79,6 +79,8 @@ RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& sou
       if (cache) cache->put(rec.key, next);
     }
     rec.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    rec.changed = next->image.data != current->image.data || next->image.size() != current->image.size() ||
+                  next->image.type() != current->image.type();
     ctx.report(step.stage, 1);
     key = rec.key;
     current = next;

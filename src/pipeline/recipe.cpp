@@ -57,7 +57,8 @@ json RunResult::provenance() const {
                    {"params", s.params},
                    {"key", s.key},
                    {"ms", std::round(s.ms * 10) / 10},
-                   {"cached", s.cached}});
+                   {"cached", s.cached},
+                   {"changed", s.changed}});
   return out;
 }
 

@@ -81,11 +81,15 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
 
 }  // namespace
 
-std::vector<C2paAction> manifest_actions(const Recipe& resolved) {
+std::vector<C2paAction> manifest_actions(const Recipe& resolved, const std::vector<StepRecord>* steps) {
   std::vector<C2paAction> actions;
   for (const auto& st : resolved.steps) {
     const Stage& stage = find_stage(st.stage);
     if (stage.c2pa_action().empty() || !stage.changes_pixels(st.params)) continue;
+    if (steps) {
+      auto rec = std::find_if(steps->begin(), steps->end(), [&](const StepRecord& r) { return r.stage == st.stage; });
+      if (rec != steps->end() && !rec->changed) continue;
+    }
     actions.push_back({stage.c2pa_action(),
                        stage.summary(),
                        {{"stage", st.stage}, {"version", st.version}, {"params", st.params}},
@@ -292,7 +296,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       mi.source_format = src.mime;
       mi.title = fs::path(path).filename().string();
       mi.consent_id = consent.id;
-      mi.actions = manifest_actions(recipe.resolved());
+      mi.actions = manifest_actions(recipe.resolved(), &run.steps);
       const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
       std::string summary;
       for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;

@@ -61,7 +61,7 @@ StandaloneResult run_stage_alone(const std::string& stage_id, const std::string&
   mi.title = std::filesystem::path(in_path).filename().string();
   Recipe all = analysis;
   all.steps.insert(all.steps.end(), finish.steps.begin(), finish.steps.end());
-  mi.actions = manifest_actions(all.resolved());
+  mi.actions = manifest_actions(all.resolved(), &r.steps);
   StandaloneResult out;
   out.frame = r.frame;
   out.bytes = sign_c2pa(r.frame->encoded, mi, Signer::installation());

@@ -9,9 +9,14 @@ const Stage& parse_stage();     // parse/    face mesh and semantic masks (skin,
 const Stage& frame_stage();     // frame/    the crop as a plan: scale and offset onto the canvas
 const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
 const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours
+const Stage& wardrobe_stage();  // wardrobe/ recolours the clothing, folds and texture kept
 const Stage& backdrop_stage();  // backdrop/ studio backdrop composite in linear light, no halo
 const Stage& grade_stage();     // grade/    colour grade of the whole portrait, the face's lightness kept
 const Stage& export_stage();    // export/   8-bit sRGB once, encode + XMP digital source type
+
+// A named layer on the canvas (after render) as CV_32F 0..1, or empty when
+// the frame has none of that name on the canvas.
+cv::Mat canvas_layer(const Frame& f, const char* name);
 
 // The person's region around a face, in eye distances above, below and to
 // either side of the eyes (source pixels; may reach past the photo).

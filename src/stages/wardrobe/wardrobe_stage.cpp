@@ -1,0 +1,147 @@
+// wardrobe: recolours the clothing to a named fabric colour or #rrggbb,
+// keeping its folds and texture (wardrobe.hpp says how), after the matte and
+// before the backdrop. The person's own colour (the matte's foreground) is
+// recoloured, and the canvas by the matte's share of it, so the garment's
+// edge carries the new colour and the old background stays where it was.
+// Skin, hair and the backdrop are not clothing and stay as they are; a
+// garment whose texture is clipped away is left alone and the report says so.
+#include <opencv2/imgproc.hpp>
+
+#include "likeness/error.hpp"
+#include "stages/stages.hpp"
+#include "stages/wardrobe/wardrobe.hpp"
+
+namespace likeness {
+
+namespace {
+std::string describe_colours() {
+  std::string s = "The clothing's new colour: #rrggbb or a fabric colour (";
+  bool first = true;
+  for (const auto& c : wardrobe::fabric_colours()) {
+    s += (first ? "" : ", ") + c.name;
+    first = false;
+  }
+  return s + "); keep leaves it as it is";
+}
+
+const char* garment_words(const std::string& which) {
+  return which == "inner" ? "the inner garment (a shirt under the jacket)"
+         : which == "all" ? "the clothing"
+                          : "the outer garment";
+}
+
+class WardrobeStage final : public Stage {
+ public:
+  std::string id() const override { return "wardrobe"; }
+  int version() const override { return 1; }
+  std::string summary() const override {
+    return "Recolour the clothing (the outer garment, a shirt under it, or all) keeping folds and texture; skin, "
+           "hair and backdrop untouched";
+  }
+  std::string c2pa_action() const override { return "c2pa.color_adjustments"; }
+  std::string c2pa_source_type() const override { return "algorithmicallyEnhanced"; }
+  bool changes_pixels(const json& p) const override { return p["color"] != "keep"; }
+  std::vector<ParamSpec> params() const override {
+    return {
+        {"color", ParamType::color, "keep", describe_colours(), 0, 0, wardrobe::colour_names()},
+        {"garment",
+         ParamType::choice,
+         "outer",
+         "Which garment: outer (the one across the shoulders: a jacket, a sweater, a top), inner (a shirt "
+         "between its lapels) or all",
+         0,
+         0,
+         {"outer", "inner", "all"}},
+    };
+  }
+
+  Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
+    if (!in.rendered || in.image.type() != CV_32FC3)
+      throw Error(ErrorInfo{ErrorCode::internal, "recolours the rendered canvas: put it after render", id(), {}, {}});
+    if (!changes_pixels(p)) return in;
+    const std::string colour = p["color"], which = p["garment"];
+    const cv::Scalar target = wardrobe::colour_of(colour);
+    Frame out = in;
+    const cv::Mat clothing = canvas_layer(in, "clothing");
+    if (clothing.empty() || cv::countNonZero(clothing > 0.5) == 0) {
+      out.edits.push_back("clothing not recoloured: no clothing found");
+      return out;
+    }
+    const cv::Size size = in.image.size();
+    const bool has_alpha = in.alpha.size() == size;
+    const bool has_fg = in.foreground.size() == size && in.foreground.type() == CV_32FC3;
+    const cv::Mat& own = has_fg ? in.foreground : in.image;  // the person's own colour
+    cv::Mat solid = has_alpha ? cv::Mat(in.alpha >= 0.9f) : cv::Mat(size, CV_8U, cv::Scalar(255));
+    if (in.outside.size() == size) solid &= ~in.outside;
+    wardrobe::Parts parts{
+        clothing, canvas_layer(in, "face_skin"), canvas_layer(in, "body_skin"), canvas_layer(in, "hair"), {}};
+    parts.person = has_alpha ? cv::Mat(in.alpha > 0) : cv::Mat(size, CV_8U, cv::Scalar(255));
+    if (in.outside.size() == size) parts.person &= ~in.outside;
+    ctx.check_cancel();
+    const wardrobe::Garments g =
+        wardrobe::split_garments(wardrobe::lab_of_linear(own), parts, solid, wardrobe::body_of(in.subject_face()));
+    cv::Mat weight;
+    if (which == "outer" && g.outer.found)
+      weight = g.outer.weight;
+    else if (which == "inner" && g.inner.found)
+      weight = g.inner.weight;
+    else if (which == "all" && g.outer.found)
+      weight = g.inner.found ? cv::Mat(cv::min(g.outer.weight + g.inner.weight, 1.0)) : g.outer.weight;
+    if (weight.empty()) {
+      out.edits.push_back(
+          std::string("clothing not recoloured: ") +
+          (which == "inner" ? "no inner garment found (the clothing is one colour)" : "no clothing found"));
+      return out;
+    }
+    ctx.check_cancel();
+    wardrobe::Recolour rep;
+    const cv::Mat recoloured = wardrobe::recolour(own, weight, solid, target, &rep);
+    if (!rep.applied) {
+      out.edits.push_back(std::string(garment_words(which)) + " not recoloured: " + rep.refused + ", left as it is");
+      return out;
+    }
+    // The canvas changes by the person's share of each pixel: I = aF + (1-a)B.
+    // (New Mats throughout: `out` shares its buffers with `in`.)
+    if (has_fg) {
+      out.foreground = recoloured;
+      cv::Mat delta, image;
+      cv::subtract(recoloured, in.foreground, delta);
+      if (has_alpha) {
+        cv::Mat a3;
+        cv::merge(std::vector<cv::Mat>(3, in.alpha), a3);
+        cv::multiply(delta, a3, delta);
+      }
+      cv::add(in.image, delta, image);
+      out.image = image;
+    } else {
+      out.image = recoloured;
+    }
+    const cv::Mat amount = has_alpha ? cv::Mat(weight.mul(in.alpha)) : weight;
+    out.relit = in.relit.empty() ? amount : cv::Mat(cv::max(in.relit, amount));
+    if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
+    const double de = wardrobe::ciede2000(cv::Vec3d(rep.after), cv::Vec3d(rep.target));
+    std::string what = std::string(garment_words(which)) + " recoloured to " + colour;
+    if (colour[0] != '#') what += " (" + format_color(target) + ")";
+    what += cv::format(", folds and texture kept (its mean colour %.1f CIEDE2000 from it", de);
+    if (rep.texture_gain < 1)
+      what += cv::format("; its lightness contrast eased to %.0f%% to fit below white", 100 * rep.texture_gain);
+    if (rep.lightness < rep.target[0] - 0.5f)
+      what += cv::format("; its mean held at L* %.0f so its lighter folds stay below white", rep.lightness);
+    what += ")";
+    if (rep.clipped_white >= 0.01)
+      what +=
+          cv::format("; %.0f%% of it is clipped white: no texture there, kept as a highlight", 100 * rep.clipped_white);
+    if (rep.clipped_black >= 0.01)
+      what += cv::format("; %.0f%% of it is crushed to black: no texture there", 100 * rep.clipped_black);
+    out.edits.push_back(what);
+    return out;
+  }
+};
+}  // namespace
+
+const Stage& wardrobe_stage() {
+  static WardrobeStage s;
+  return s;
+}
+
+}  // namespace likeness

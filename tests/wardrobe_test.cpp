@@ -361,3 +361,65 @@ TEST(Wardrobe, AJacketAndTheShirtUnderItAreSeparateGarments) {
   EXPECT_LT(cv::mean(de, jacket_core)[0], 1);
   dump("person07_1_shirt_light_blue", in, s, shirt);
 }
+
+// A garment whose texture is clipped away is not painted flat: it is left
+// as it is and the report says why. The blue sweater with its solid pixels
+// burnt to white (as an over-exposed white shirt is), then real white
+// shirts, whose reports are printed.
+TEST(Wardrobe, AClippedWhiteGarmentIsReportedNotPaintedFlat) {
+  const Frame& real = canvas("person05_1.jpg");
+  const wardrobe::Garments g = garments_of(real);
+  ASSERT_TRUE(g.outer.found);
+  Frame burnt = real;
+  const cv::Mat where = g.outer.weight >= 0.3;
+  burnt.image = real.image.clone();
+  burnt.foreground = real.foreground.clone();
+  burnt.image.setTo(cv::Scalar::all(1), where);
+  burnt.foreground.setTo(cv::Scalar::all(1), where);
+  const Frame out = recoloured(burnt, "navy");
+  ASSERT_FALSE(out.edits.empty());
+  std::printf("%s\n", out.edits.back().c_str());
+  EXPECT_NE(out.edits.back().find("clipped white over"), std::string::npos);
+  EXPECT_NE(out.edits.back().find("left as it is"), std::string::npos);
+  EXPECT_EQ(cv::norm(out.image, burnt.image, cv::NORM_INF), 0);
+  EXPECT_TRUE(out.relit.empty());
+  // A real one: the white shirt under a dinner jacket, burnt out over a
+  // fifth of it.
+  const Frame shirt = recoloured(canvas("person09_2.jpg"), "light blue", "inner");
+  std::printf("person09_2.jpg, the shirt made light blue: %s\n", shirt.edits.back().c_str());
+  EXPECT_NE(shirt.edits.back().find("clipped white over"), std::string::npos);
+  EXPECT_EQ(cv::norm(shirt.image, canvas("person09_2.jpg").image, cv::NORM_INF), 0);
+}
+
+// The stage's own time on a 1024x1280 canvas, two threads.
+TEST(Wardrobe, TimeAtOutputSize) {
+  const Frame& in = canvas("person07_1.jpg", 1024, 1280);
+  cv::setNumThreads(2);
+  const Stage& s = wardrobe_stage();
+  const json p = resolve_params("wardrobe", s.params(), {{"color", "burgundy"}});
+  JobContext ctx;
+  ctx.threads = 2;
+  double best = 1e9;
+  for (int i = 0; i < 3; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Frame out = s.run(in, p, ctx);
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::printf("wardrobe at 1024x1280, 2 threads: %.0f ms (best of 3)\n", best);
+  {
+    auto t0 = std::chrono::steady_clock::now();
+    auto lap = [&](const char* what) {
+      const auto t1 = std::chrono::steady_clock::now();
+      std::printf("  %s %.0f ms\n", what, std::chrono::duration<double, std::milli>(t1 - t0).count());
+      t0 = t1;
+    };
+    const cv::Mat lab = wardrobe::lab_of_linear(in.foreground);
+    lap("lab");
+    const wardrobe::Garments g = garments_of(in);
+    lap("split (with its own lab)");
+    wardrobe::Recolour rep;
+    wardrobe::recolour(in.foreground, g.outer.weight, in.alpha >= 0.9f, wardrobe::colour_of("burgundy"), &rep);
+    lap("recolour");
+  }
+  EXPECT_LT(best, 1500);  // a loose bound on a shared machine; the budget is ~100 ms idle
+}

@@ -174,7 +174,8 @@ float FabricModel::d2(const cv::Vec3f& lab) const {
 
 float FabricModel::likelihood(const cv::Vec3f& lab) const {
   if (!valid) return 0.f;
-  return 1.f / ((spread[0] * spread[1] * spread[2]) * std::pow(1.f + d2(lab) / 4.f, 3.5f));
+  const float t = 1.f + d2(lab) / 4.f;  // t^3.5, without pow()
+  return 1.f / ((spread[0] * spread[1] * spread[2]) * (t * t * t * std::sqrt(t)));
 }
 
 cv::Mat clothing_share(const cv::Mat& clothing, const cv::Mat& face_skin, const cv::Mat& body_skin,
@@ -478,14 +479,14 @@ cv::Mat recolour(const cv::Mat& linear_bgr, const cv::Mat& weight, const cv::Mat
     for (int x = 0; x < img.cols; ++x)
       if (c[x]) sample.emplace_back(l[x][0], std::max(1e-5f, luminance(p[x])));
   }
-  if (sample.size() > 20000) {
+  if (sample.size() > 8000) {
     std::vector<cv::Vec2f> sub;
-    const double step = sample.size() / 20000.0;
+    const double step = sample.size() / 8000.0;
     for (double i = 0; i < sample.size(); i += step) sub.push_back(sample[size_t(i)]);
     sample.swap(sub);
   }
   float lo = lighter ? tL - 60.f : -12.f, hi = lighter ? tL + 60.f : 0.f;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 30; ++i) {
     const float mid = 0.5f * (lo + hi);
     double sum = 0;
     for (const auto& v : sample) sum += lightness(v[0], v[1], mid);
@@ -529,7 +530,14 @@ cv::Mat recolour(const cv::Mat& linear_bgr, const cv::Mat& weight, const cv::Mat
       for (int c = 0; c < 3; ++c) o[x][c] = std::clamp(p[x][c] + a * (q[x][c] - p[x][c]), 0.f, 1.f);
     }
   }
-  const cv::Scalar after = cv::mean(lab_of_linear(region), core);
+  std::vector<cv::Vec3f> solid_after;  // the garment's mean after, on every other row
+  for (int y = 0; y < img.rows; y += 2) {
+    const auto* o = region.ptr<cv::Vec3f>(y);
+    const auto* c = core.ptr<uchar>(y);
+    for (int x = 0; x < img.cols; ++x)
+      if (c[x]) solid_after.push_back(o[x]);
+  }
+  const cv::Scalar after = cv::mean(lab_of_linear(cv::Mat(solid_after, false)));
   rep.after = cv::Vec3f(float(after[0]), float(after[1]), float(after[2]));
   rep.applied = true;
   if (report) *report = rep;

@@ -110,7 +110,7 @@ struct Recolour {
   float texture_gain = 1;    // the share of its lightness contrast kept (1 = all)
   float lightness = 0;       // the garment's mean L* aimed at (the target's, or held under white)
 };
-inline constexpr double kClippedLimit = 0.2;  // over this share clipped, a garment is left alone
+inline constexpr double kClippedLimit = 0.1;  // over this share clipped, a garment is left alone
 
 // Recolours linear BGR (CV_32FC3) where `weight` > 0 toward `target_srgb`
 // (BGR 0..255): the garment's mean colour becomes the target's, its

@@ -78,8 +78,33 @@ class WardrobeStage final : public Stage {
     parts.person = has_alpha ? cv::Mat(in.alpha > 0) : cv::Mat(size, CV_8U, cv::Scalar(255));
     if (in.outside.size() == size) parts.person &= ~in.outside;
     ctx.check_cancel();
-    const wardrobe::Garments g =
-        wardrobe::split_garments(wardrobe::lab_of_linear(own), parts, solid, wardrobe::body_of(in.subject_face()));
+    // Garments are told apart at most ~640 px high (what they are does not
+    // need every pixel), their weights brought back to the canvas.
+    const double f = std::min(1.0, 640.0 / size.height);
+    auto down = [&](const cv::Mat& m) {
+      if (f >= 1 || m.empty()) return m;
+      cv::Mat r;
+      cv::resize(m, r, cv::Size(), f, f, cv::INTER_AREA);
+      return r;
+    };
+    auto down_mask = [&](const cv::Mat& m, double at) {
+      cv::Mat mf;
+      m.convertTo(mf, CV_32F, 1.0 / 255);
+      return cv::Mat(down(mf) > at);
+    };
+    const wardrobe::Parts small{down(parts.clothing), down(parts.face_skin), down(parts.body_skin), down(parts.hair),
+                                down_mask(parts.person, 0)};
+    wardrobe::Body body = wardrobe::body_of(in.subject_face());
+    body.chin *= float(f);
+    body.unit *= float(f);
+    wardrobe::Garments g =
+        wardrobe::split_garments(wardrobe::lab_of_linear(down(own)), small, down_mask(solid, 0.5), body);
+    for (wardrobe::Garment* garment : {&g.outer, &g.inner})
+      if (f < 1 && !garment->weight.empty()) {
+        cv::Mat full;
+        cv::resize(garment->weight, full, size, 0, 0, cv::INTER_LINEAR);
+        garment->weight = full;
+      }
     cv::Mat weight;
     if (which == "outer" && g.outer.found)
       weight = g.outer.weight;

@@ -263,6 +263,14 @@ TEST_P(Wardrobe, TheDominantGarmentTakesTheColourWithItsTextureAndNothingElseCha
   EXPECT_EQ(background_change, 0);
   EXPECT_GT(map_on_garment, 0.9);
   EXPECT_LT(map_on_face, 0.05);
+  // The other garment (a shirt under the jacket) keeps its colour.
+  if (g.inner.found) {
+    cv::Mat shirt;
+    cv::erode((g.inner.weight >= 0.5) & (in.alpha >= 0.9f), shirt, disc(3));
+    const double shirt_mean = cv::mean(de, shirt)[0];
+    std::printf("  the inner garment (%d px): dE00 mean %.3f\n", cv::countNonZero(shirt), shirt_mean);
+    EXPECT_LT(shirt_mean, 1);
+  }
   // The foreground carries the same change (the backdrop composites it).
   EXPECT_GT(cv::norm(out.foreground, in.foreground, cv::NORM_L1, core), 0);
   EXPECT_LT(
@@ -337,6 +345,12 @@ TEST(Wardrobe, KeepChangesNothingAndIsNoC2paAction) {
 
 // A suit over a white shirt: two garments, the shirt between the lapels.
 TEST(Wardrobe, AJacketAndTheShirtUnderItAreSeparateGarments) {
+  for (const char* photo : {"person08_2.jpg", "person11_2.jpg"}) {  // grey suit, dark suit: white shirts
+    const wardrobe::Garments g = garments_of(canvas(photo));
+    std::printf("%s: outer %d px, inner %d px (Lab %.0f %.0f %.0f)\n", photo, g.outer.pixels, g.inner.pixels,
+                g.inner.model.centre[0], g.inner.model.centre[1], g.inner.model.centre[2]);
+    EXPECT_TRUE(g.inner.found) << photo;
+  }
   const Frame& in = canvas("person07_1.jpg");
   const wardrobe::Garments g = garments_of(in);
   ASSERT_TRUE(g.outer.found);

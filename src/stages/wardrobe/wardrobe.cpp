@@ -239,8 +239,10 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
   if (!g.outer.model.valid) return g;
   if (body.valid) {
     std::vector<cv::Vec3f> odd;
+    // Odd: out of the outer's colour, or far from its lightness (a white
+    // shirt under a grey suit whose folds spread its lightness wide).
     for (const auto& c : centre)
-      if (g.outer.model.d2(c) > 16.f) odd.push_back(c);
+      if (g.outer.model.d2(c) > 16.f || std::abs(c[0] - g.outer.model.centre[0]) > 25.f) odd.push_back(c);
     if (odd.size() >= 100 && odd.size() >= 0.2 * centre.size()) {
       g.inner.model = fit_model(odd);
       if (g.inner.model.valid && ciede2000(cv::Vec3d(g.inner.model.centre), cv::Vec3d(g.outer.model.centre)) < 10)

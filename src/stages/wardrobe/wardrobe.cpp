@@ -164,10 +164,12 @@ Body body_of(const Face* face) {
 
 float FabricModel::d2(const cv::Vec3f& lab) const {
   const cv::Vec3f n = at_lightness(lab, centre[0]);
+  // Near black a pixel's chroma is mostly noise: it counts less there.
+  const float trust = std::clamp(lab[0] / 12.f, 0.2f, 1.f);
   float s = 0;
   for (int c = 0; c < 3; ++c) {
     const float t = (n[c] - centre[c]) / spread[c];
-    s += t * t;
+    s += (c ? trust : 1.f) * t * t;
   }
   return s;
 }
@@ -363,16 +365,20 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
       cv::divide(pi, sum, pi);
     }
   }
-  // In the matte's edge band the person's own colour is an estimate: there
-  // the garments' posteriors are those of the solid pixels nearby.
+  // At the matte's edge the person's own colour is an estimate and the
+  // masks' share of clothing has the old background's colour in it: in the
+  // edge band and a few pixels inside it, the garments' posteriors and the
+  // share are those of the solid pixels beyond.
   const double sigma = std::max(0.7, lab.rows / 900.0);
   {
-    cv::Mat sf, den;
-    solid.convertTo(sf, CV_32F, 1.0 / 255);
-    const double band_sigma = std::max(2.0, lab.rows / 240.0);
+    const int r = std::max(2, lab.rows / 200);
+    cv::Mat inner, sf, den;
+    cv::erode(solid, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
+    inner.convertTo(sf, CV_32F, 1.0 / 255);
+    const double band_sigma = std::max(2.0, lab.rows / 240.0) + r;
     cv::GaussianBlur(sf, den, cv::Size(), band_sigma);
-    const cv::Mat use = (solid == 0) & (den > 0.05);
-    for (cv::Mat* p : {&po, &pi}) {
+    const cv::Mat use = (inner == 0) & (den > 0.05) & (share > 0);
+    for (cv::Mat* p : {&po, &pi, &share}) {
       cv::Mat num, near;
       cv::GaussianBlur(p->mul(sf), num, cv::Size(), band_sigma);
       cv::divide(num, cv::max(den, 1e-6), near);

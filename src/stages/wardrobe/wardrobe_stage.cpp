@@ -30,6 +30,35 @@ const char* garment_words(const std::string& which) {
                           : "the outer garment";
 }
 
+// In the matte's edge band the person's own colour is an estimate with
+// some of the old background in it, which the recolour would carry over as a
+// light or dark rim: there the garment takes the new colour of the solid
+// garment beside it.
+void settle_edge(const cv::Mat& own, const cv::Mat& alpha, const cv::Mat& weight, cv::Mat& recoloured) {
+  const cv::Mat inner = (alpha >= 0.98f) & (weight >= 0.5f);
+  cv::Mat sf, den, num;
+  inner.convertTo(sf, CV_32F, 1.0 / 255);
+  const int r = std::max(2, alpha.rows / 240);
+  const cv::Size box(4 * r + 1, 4 * r + 1);  // a box average: O(1) a pixel
+  cv::blur(sf, den, box);
+  cv::Mat masked = cv::Mat::zeros(recoloured.size(), CV_32FC3);
+  recoloured.copyTo(masked, inner);
+  cv::blur(masked, num, box);
+  for (int y = 0; y < alpha.rows; ++y) {
+    const auto* a = alpha.ptr<float>(y);
+    const auto* w = weight.ptr<float>(y);
+    const auto* d = den.ptr<float>(y);
+    const auto* n = num.ptr<cv::Vec3f>(y);
+    const auto* f = own.ptr<cv::Vec3f>(y);
+    auto* r = recoloured.ptr<cv::Vec3f>(y);
+    for (int x = 0; x < alpha.cols; ++x) {
+      if (a[x] <= 0 || a[x] >= 0.98f || w[x] <= 0.01f || d[x] <= 0.05f) continue;
+      const float k = std::min(1.f, w[x]);
+      r[x] = f[x] + k * (n[x] / d[x] - f[x]);
+    }
+  }
+}
+
 class WardrobeStage final : public Stage {
  public:
   std::string id() const override { return "wardrobe"; }
@@ -120,11 +149,12 @@ class WardrobeStage final : public Stage {
     }
     ctx.check_cancel();
     wardrobe::Recolour rep;
-    const cv::Mat recoloured = wardrobe::recolour(own, weight, solid, target, &rep);
+    cv::Mat recoloured = wardrobe::recolour(own, weight, solid, target, &rep);
     if (!rep.applied) {
       out.edits.push_back(std::string(garment_words(which)) + " not recoloured: " + rep.refused + ", left as it is");
       return out;
     }
+    if (has_alpha) settle_edge(own, in.alpha, weight, recoloured);
     // The canvas changes by the person's share of each pixel: I = aF + (1-a)B.
     // (New Mats throughout: `out` shares its buffers with `in`.)
     if (has_fg) {

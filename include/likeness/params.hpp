@@ -19,11 +19,11 @@ struct ParamSpec {
   json default_value;
   std::string help;
   double min = 0, max = 0;           // integer / number
-  std::vector<std::string> choices;  // choice
+  std::vector<std::string> choices;  // choice; color: names accepted besides #rrggbb
 
   std::string type_name() const;  // "integer", "color", ...
-  std::string allowed() const;    // "16..1000", "one of solid, gradient", "#rrggbb", "a file path"
-  json schema() const;            // JSON-schema fragment
+  std::string allowed() const;  // "16..1000", "one of solid, gradient", "#rrggbb [or one of navy, ...]", "a file path"
+  json schema() const;          // JSON-schema fragment
 };
 
 // Parses a value given as text (CLI) or JSON and checks it against the spec;

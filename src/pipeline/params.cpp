@@ -57,8 +57,11 @@ std::string ParamSpec::allowed() const {
       for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + choices[i];
       return s;
     }
-    case ParamType::color:
-      return "#rrggbb";
+    case ParamType::color: {
+      std::string s = "#rrggbb";
+      for (size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : " or one of ") + choices[i];
+      return s;
+    }
     case ParamType::path:
       return "a file path, or empty for none";
   }
@@ -87,7 +90,11 @@ json ParamSpec::schema() const {
       break;
     case ParamType::color:
       s["type"] = "string";
-      s["pattern"] = "^#[0-9a-fA-F]{6}$";
+      if (choices.empty()) {
+        s["pattern"] = "^#[0-9a-fA-F]{6}$";
+      } else {
+        s["anyOf"] = json::array({json{{"pattern", "^#[0-9a-fA-F]{6}$"}}, json{{"enum", choices}}});
+      }
       break;
     case ParamType::path:
       s["type"] = "string";
@@ -119,10 +126,12 @@ json parse_param(const std::string& stage, const ParamSpec& spec, const json& v)
           if (c == v.get<std::string>()) return v;
       break;
     case ParamType::color:
-      if (v.is_string() && is_color(v.get<std::string>())) {
-        std::string s = v.get<std::string>();
+      if (v.is_string()) {
+        std::string s = v.get<std::string>();  // #rrggbb, or a name the spec accepts; any case
         for (auto& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-        return s;
+        if (is_color(s)) return s;
+        for (const auto& c : spec.choices)
+          if (c == s) return s;
       }
       break;
     case ParamType::path:

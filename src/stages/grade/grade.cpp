@@ -12,14 +12,6 @@
 namespace likeness {
 
 namespace {
-cv::Mat layer_or_empty(const Frame& f, const char* name) {
-  auto it = f.layers.find(name);
-  if (it == f.layers.end() || it->second.data.size() != f.image.size()) return {};
-  cv::Mat m;
-  it->second.data.convertTo(m, CV_32F, it->second.data.depth() == CV_8U ? 1.0 / 255 : 1.0);
-  return m;
-}
-
 std::string describe_look() {
   std::string s = "Colour grade: ";
   bool first = true;
@@ -55,7 +47,7 @@ class GradeStage final : public Stage {
     ctx.check_cancel();
     // The face's skin: the lightness the curve keeps, where tints hold back,
     // and what "flatter" measures.
-    cv::Mat face = layer_or_empty(in, "face_skin"), body = layer_or_empty(in, "body_skin");
+    cv::Mat face = canvas_layer(in, "face_skin"), body = canvas_layer(in, "body_skin");
     cv::Mat skin = face.empty() ? body : body.empty() ? face : cv::max(face, body);
     if (!face.empty() && !in.alpha.empty()) face = face.mul(in.alpha);
     const grade::SkinReading reading = grade::read_skin(in.image, face, in.alpha);

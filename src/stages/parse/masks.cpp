@@ -79,20 +79,9 @@ struct ColorModel {
   }
 };
 
-ColorModel fit(std::vector<cv::Vec3f> px, cv::Vec3f min_spread) {
+ColorModel fit(const std::vector<cv::Vec3f>& px, cv::Vec3f min_spread) {
   ColorModel m;
-  if (px.size() < 50) return m;
-  std::vector<float> v(px.size());
-  for (int c = 0; c < 3; ++c) {
-    for (size_t i = 0; i < px.size(); ++i) v[i] = px[i][c];
-    auto mid = v.begin() + v.size() / 2;
-    std::nth_element(v.begin(), mid, v.end());
-    m.centre[c] = *mid;
-    for (auto& x : v) x = std::abs(x - m.centre[c]);
-    std::nth_element(v.begin(), mid, v.end());
-    m.spread[c] = std::max(min_spread[c], 1.4826f * *mid);
-  }
-  m.valid = true;
+  m.valid = robust_centre_spread(px, min_spread, m.centre, m.spread);
   return m;
 }
 
@@ -153,6 +142,22 @@ ColorMixture fit_mixture(const cv::Mat& lab, const cv::Mat& where, int k, cv::Ve
 
 cv::Point2f pt(const std::vector<cv::Point3f>& mesh, int i) { return {mesh[i].x, mesh[i].y}; }
 }  // namespace
+
+bool robust_centre_spread(const std::vector<cv::Vec3f>& px, cv::Vec3f min_spread, cv::Vec3f& centre,
+                          cv::Vec3f& spread) {
+  if (px.size() < 50) return false;
+  std::vector<float> v(px.size());
+  for (int c = 0; c < 3; ++c) {
+    for (size_t i = 0; i < px.size(); ++i) v[i] = px[i][c];
+    auto mid = v.begin() + v.size() / 2;
+    std::nth_element(v.begin(), mid, v.end());
+    centre[c] = *mid;
+    for (auto& x : v) x = std::abs(x - centre[c]);
+    std::nth_element(v.begin(), mid, v.end());
+    spread[c] = std::max(min_spread[c], 1.4826f * *mid);
+  }
+  return true;
+}
 
 const std::vector<std::string>& semantic_mask_names() {
   static const std::vector<std::string> names = {"face_skin", "body_skin", "hair", "clothing", "eyes", "lips", "teeth"};

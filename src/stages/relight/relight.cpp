@@ -13,12 +13,10 @@
 namespace likeness {
 
 namespace {
+// A layer on the canvas, zeros when the frame has none.
 cv::Mat layer(const Frame& f, const char* name) {
-  auto it = f.layers.find(name);
-  if (it == f.layers.end() || it->second.data.size() != f.image.size()) return cv::Mat::zeros(f.image.size(), CV_32F);
-  cv::Mat m;
-  it->second.data.convertTo(m, CV_32F, it->second.data.depth() == CV_8U ? 1.0 / 255 : 1.0);
-  return m;
+  cv::Mat m = canvas_layer(f, name);
+  return m.empty() ? cv::Mat::zeros(f.image.size(), CV_32F) : m;
 }
 
 std::string describe_patterns() {

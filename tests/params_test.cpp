@@ -110,8 +110,9 @@ TEST(Prompt, LayeredPromptMapsToStagesAndReportsTheRest) {
   EXPECT_EQ(p.params["frame"]["crop"], "headshot");
   EXPECT_EQ(p.params["relight"]["pattern"], "soft-morning");
   EXPECT_EQ(p.params["relight"]["softness"], 0.3);
-  ASSERT_EQ(p.not_applied.size(), 1u);  // suit (wardrobe)
-  EXPECT_NE(p.not_applied[0].find("wardrobe"), std::string::npos);
+  EXPECT_EQ(p.params["wardrobe"]["color"], "navy");
+  EXPECT_EQ(p.params["wardrobe"]["garment"], "outer");
+  EXPECT_TRUE(p.not_applied.empty());
   EXPECT_EQ(usage_error([] { plan_prompt("", "wedding"); }).code, ErrorCode::usage);
 }
 
@@ -149,6 +150,24 @@ TEST(Prompt, GradesByNameAndPurpose) {
   EXPECT_EQ(golden.params["grade"]["look"], "natural");
   EXPECT_EQ(golden.params["relight"]["pattern"], "golden-hour");
   EXPECT_TRUE(golden.not_applied.empty());
+}
+
+TEST(Prompt, WardrobeColoursByNameOrHex) {
+  auto w = [](const char* prompt) { return plan_prompt(prompt, "corporate").params.value("wardrobe", json::object()); };
+  EXPECT_EQ(w("charcoal blazer")["color"], "charcoal");
+  EXPECT_EQ(w("light blue shirt")["color"], "light blue");  // the longest name that fits
+  EXPECT_EQ(w("light blue shirt")["garment"], "inner");
+  EXPECT_EQ(w("a #6d2a35 jacket")["color"], "#6d2a35");
+  EXPECT_TRUE(w("").empty());  // the photo's own clothes
+  PromptPlan two = plan_prompt("navy suit, white shirt", "corporate");
+  EXPECT_EQ(two.params["wardrobe"]["color"], "navy");
+  ASSERT_EQ(two.not_applied.size(), 1u);
+  EXPECT_NE(two.not_applied[0].find("one garment"), std::string::npos);
+  PromptPlan odd = plan_prompt("sparkly suit", "corporate");
+  ASSERT_EQ(odd.not_applied.size(), 1u);
+  EXPECT_NE(odd.not_applied[0].find("no colour the wardrobe knows"), std::string::npos);
+  for (const char* p : {"charcoal blazer", "light blue shirt", "a #6d2a35 jacket"})
+    EXPECT_NO_THROW(resolve_params("wardrobe", find_stage("wardrobe").params(), w(p))) << p;
 }
 
 TEST(Prompt, LightsByPatternTimeOfDayAndPurpose) {

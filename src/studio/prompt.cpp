@@ -179,10 +179,33 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
       if (has(c, "from the right") || has(c, "on the right")) rl["side"] = "right";
       used = true;
     }
+    // Wardrobe: a garment and a colour the wardrobe stage knows by name (the
+    // longest name that fits: "light blue" before "blue") or a hex code.
+    if (!used && wardrobe) {
+      std::string colour;
+      for (const auto& spec : find_stage("wardrobe").params())
+        if (spec.key == "color")
+          for (const auto& name : spec.choices)
+            if (name.size() > colour.size() && has(c, name.c_str())) colour = name;
+      std::smatch hex;
+      if (std::regex_search(c, hex, std::regex("#[0-9a-f]{6}\\b"))) colour = hex.str();
+      if (!colour.empty()) {
+        const bool inner = has(c, "shirt") || has(c, "blouse");
+        json& w = plan.params["wardrobe"];
+        // One garment's colour per portrait: a second garment is reported.
+        if (w.contains("color") && w.value("garment", "outer") != (inner ? "inner" : "outer")) {
+          plan.not_applied.push_back("'" + c + "': one garment's colour per portrait for now (" +
+                                     w["color"].get<std::string>() + " " + w.value("garment", "outer") + " kept)");
+          continue;
+        }
+        w = {{"color", colour}, {"garment", inner ? "inner" : "outer"}};
+        used = true;
+      }
+    }
     if (used) {
       plan.applied.push_back("'" + c + "'");
     } else {
-      std::string why = wardrobe   ? "wardrobe recolouring is not available yet"
+      std::string why = wardrobe   ? "no colour the wardrobe knows (navy, charcoal, burgundy, camel, ... or #rrggbb)"
                         : lighting ? "no light pattern named (rembrandt, loop, butterfly, split, broad, short, rim, "
                                      "clamshell, golden hour, blue hour, soft morning, overcast noon, window light)"
                         : scene    ? "a place behind a changed wardrobe or light is not available yet"

@@ -2,8 +2,9 @@
 // input from ../shared/faces and the full, versioned recipe) and the output
 // it made (expected.png). A change that alters a stage's look fails here
 // loudly, and is accepted on purpose: LIKENESS_GOLDEN_UPDATE=1 rewrites the
-// expected images (look at them before committing), a stage's new version
-// means regenerating its goldens.
+// expected images and spells out every parameter of the recipes (look at
+// them before committing), a stage's new version means regenerating its
+// goldens.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -61,6 +62,11 @@ TEST_P(Golden, TheRecipeStillMakesTheSameImage) {
   const char* update = std::getenv("LIKENESS_GOLDEN_UPDATE");
   if (update && std::string(update) == "1") {
     write_file_atomic(expected_path.string(), encode_image(got, ImageFormat::png, 0));
+    // The recipe as it ran, every parameter spelled out: a new golden may
+    // name only what it is about.
+    json full = spec;
+    full["recipe"] = resolved.to_json();
+    write_file_atomic((dir / "recipe.json").string(), full.dump(1) + "\n");
     GTEST_SKIP() << "rewrote " << expected_path;
   }
   ASSERT_TRUE(fs::exists(expected_path)) << "no expected.png: make it with LIKENESS_GOLDEN_UPDATE=1";

@@ -85,8 +85,6 @@ Cutout cut_out(std::shared_ptr<const Frame> source, const std::string& source_ke
 // `params` (validated first: Error{usage}), export in `format` (JPEG or PNG)
 // and a signed C2PA manifest whose action is the stage.
 std::vector<std::string> standalone_stages();
-// The C2PA actions of a resolved recipe: one per step that changes pixels,
-// naming its stage, version and parameters.
 // The C2PA actions of a run: every step with an action whose parameters
 // change pixels and that did change them (`steps`, the run's log, when given).
 std::vector<C2paAction> manifest_actions(const Recipe& resolved, const std::vector<StepRecord>* steps = nullptr);
@@ -96,5 +94,15 @@ struct StandaloneResult {
 };
 StandaloneResult run_stage_alone(const std::string& stage_id, const std::string& in_path, const json& params,
                                  ImageFormat format, JobContext& ctx);
+
+// `likeness sheet`: one photo through every light, wardrobe colour, polish
+// level, grain amount and grade of `purpose`'s default recipe at `size`, a
+// labelled thumbnail and a 100% crop of the cheek per tile (BGR 8-bit), and
+// what each tile's stage said it did.
+struct SheetResult {
+  cv::Mat image;
+  json tiles = json::array();
+};
+SheetResult make_sheet(const std::string& photo, const std::string& purpose, cv::Size size, JobContext& ctx);
 
 }  // namespace likeness

@@ -191,6 +191,16 @@ int main(int argc, char** argv) {
     st_cmds[id] = c;
   }
 
+  // sheet
+  std::string sheet_in, sheet_out, sheet_purpose = "corporate", sheet_size = "512x640";
+  auto* sheet_cmd = app.add_subcommand(
+      "sheet",
+      "One photo through every light, wardrobe colour, polish level, grain and grade, with 100% crops of skin");
+  sheet_cmd->add_option("PHOTO", sheet_in, "Photo")->required();
+  sheet_cmd->add_option("OUT", sheet_out, "Contact sheet .jpg or .png")->required();
+  sheet_cmd->add_option("--purpose", sheet_purpose, "The purpose whose default recipe every tile varies");
+  sheet_cmd->add_option("--size", sheet_size, "Each portrait's size WIDTHxHEIGHT (default 512x640)");
+
   // upscale
   std::string up_in, up_out, up_model = upscale_model_label(UpscaleOptions{}.model);
   int up_scale = 2;
@@ -484,6 +494,19 @@ int main(int argc, char** argv) {
           std::printf("%s  %dx%d, %s\n", st_out.c_str(), r.frame->image.cols, r.frame->image.rows, edits.c_str());
         }
       }
+      return 0;
+    }
+    if (*sheet_cmd) {
+      json size;
+      parse_size(sheet_size, size);
+      const ImageFormat fmt = format_from_path(sheet_out);
+      if (fmt == ImageFormat::webp) throw Error(ErrorCode::usage, "name the sheet .jpg or .png");
+      ctx.item = sheet_in;
+      const SheetResult r = make_sheet(sheet_in, sheet_purpose,
+                                       {size["frame"]["width"].get<int>(), size["frame"]["height"].get<int>()}, ctx);
+      write_file_atomic(sheet_out, encode_image(r.image, fmt, 90));
+      progress.finish();
+      if (!quiet) std::printf("%s  %dx%d, %zu tiles\n", sheet_out.c_str(), r.image.cols, r.image.rows, r.tiles.size());
       return 0;
     }
     if (*up_cmd) {

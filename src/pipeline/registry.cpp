@@ -5,9 +5,9 @@
 namespace likeness {
 
 const std::vector<const Stage*>& all_stages() {
-  static const std::vector<const Stage*> stages = {&faces_stage(),    &segment_stage(), &parse_stage(),
-                                                   &frame_stage(),    &render_stage(),  &matte_stage(),
-                                                   &backdrop_stage(), &grade_stage(),   &export_stage()};
+  static const std::vector<const Stage*> stages = {
+      &faces_stage(), &segment_stage(), &parse_stage(),    &frame_stage(), &render_stage(),
+      &matte_stage(), &retouch_stage(), &backdrop_stage(), &grade_stage(), &export_stage()};
   return stages;
 }
 

@@ -9,6 +9,7 @@ const Stage& parse_stage();     // parse/    face mesh and semantic masks (skin,
 const Stage& frame_stage();     // frame/    the crop as a plan: scale and offset onto the canvas
 const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
 const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours
+const Stage& retouch_stage();   // retouch/  skin polish: blemishes, under-eyes, shine, tone; texture and features kept
 const Stage& backdrop_stage();  // backdrop/ studio backdrop composite in linear light, no halo
 const Stage& grade_stage();     // grade/    colour grade of the whole portrait, the face's lightness kept
 const Stage& export_stage();    // export/   8-bit sRGB once, encode + XMP digital source type

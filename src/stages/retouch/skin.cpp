@@ -267,6 +267,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   }
   // The bands are measured on the skin's core only.
   cv::Mat core = cv::max(cv::min((W - 0.4) * 2.5, 1.0), 0.0), core8 = W > 0.8;
+  const cv::Mat skinny = W > 0.5;  // where spots are looked for and measured against
   cv::Mat Pw;
   {
     cv::Mat c4;
@@ -434,10 +435,10 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     cv::Mat inside;
     {
       const int k = 2 * int(std::ceil(0.5f * (st.remove.empty() ? d_max : d_remove))) + 1;
-      cv::morphologyEx(core8, inside, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+      cv::morphologyEx(skinny, inside, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
       cv::erode(inside, inside, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
     }
-    const float t_pix = std::max(0.035f, 2.5f * s_fine[0]), t_peak = std::max(0.07f, 4.f * s_fine[0]);
+    const float t_peak = std::max(0.07f, 4.f * s_fine[0]);  // a spot: this much darker than the closing
     auto find = [&](float diameter) {
       const int k = 2 * int(std::ceil(diameter / 2 + 1)) + 1;
       cv::Mat closed, dark;
@@ -456,7 +457,9 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     };
     std::vector<Candidate> cands;
     auto collect = [&](const cv::Mat& dark, float d_limit, const cv::Mat& allowed) {
-      cv::Mat seeds = (dark > t_pix) & inside & allowed, labels, stats, cents;
+      // Seeds at the peak threshold: a spot beside a crease or a shadow stays
+      // its own component.
+      cv::Mat seeds = (dark > t_peak) & inside & allowed, labels, stats, cents;
       const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
       for (int i = 1; i < n; ++i) {
         const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
@@ -541,7 +544,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       cv::dilate(c.mask, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * gap + 1, 2 * gap + 1)));
       cv::dilate(inner, ring,
                  cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * (gap + width) + 1, 2 * (gap + width) + 1)));
-      ring = ring & ~inner & core8(c.win);
+      ring = ring & ~inner & skinny(c.win);
       if (cv::countNonZero(ring) < 8) continue;
       const float ring_w = float(cv::mean(W(c.win), ring)[0]);
       const cv::Scalar in_c = cv::mean(lin(c.win), c.core), out_c = cv::mean(lin(c.win), ring);

@@ -212,7 +212,7 @@ Frame painted(const Frame& in, cv::Point2f* where) {
 }  // namespace
 
 // The painted blemish goes at polish 0.3 and more: at least 60% of the
-// darkness it added is gone (measured: person10 80-86%, person11 68-70%;
+// darkness it added is gone (measured: person10 81-88%, person11 65-69%;
 // what is left on person11 is the heal's fill, a little darker than the
 // ring on a textured cheek — by eye the spot is gone). A `keep` at its
 // position keeps it.

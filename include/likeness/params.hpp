@@ -11,7 +11,9 @@ namespace likeness {
 
 using json = nlohmann::json;
 
-enum class ParamType { boolean, integer, number, choice, color, path };  // path: a file (text, "" for none)
+// path: a file (text, "" for none); text: free text in the form `pattern`
+// states (a list of points, ...), "" allowed when the pattern allows it.
+enum class ParamType { boolean, integer, number, choice, color, path, text };
 
 struct ParamSpec {
   std::string key;
@@ -20,9 +22,11 @@ struct ParamSpec {
   std::string help;
   double min = 0, max = 0;           // integer / number
   std::vector<std::string> choices;  // choice; color: names accepted besides #rrggbb
+  std::string pattern{};             // text: an ECMAScript regex the whole value matches ("" any text)
+  std::string form{};                // text: the form in words, for help and errors ("x,y;x,y ...")
 
   std::string type_name() const;  // "integer", "color", ...
-  std::string allowed() const;  // "16..1000", "one of solid, gradient", "#rrggbb [or one of navy, ...]", "a file path"
+  std::string allowed() const;  // "16..1000", "one of solid, gradient", "#rrggbb [or one of navy, ...]", a text's form
   json schema() const;          // JSON-schema fragment
 };
 

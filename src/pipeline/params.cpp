@@ -41,6 +41,8 @@ std::string ParamSpec::type_name() const {
       return "color";
     case ParamType::path:
       return "path";
+    case ParamType::text:
+      return "text";
   }
   return "?";
 }
@@ -64,6 +66,8 @@ std::string ParamSpec::allowed() const {
     }
     case ParamType::path:
       return "a file path, or empty for none";
+    case ParamType::text:
+      return form.empty() ? "any text" : form;
   }
   return "";
 }
@@ -98,6 +102,10 @@ json ParamSpec::schema() const {
       break;
     case ParamType::path:
       s["type"] = "string";
+      break;
+    case ParamType::text:
+      s["type"] = "string";
+      if (!pattern.empty()) s["pattern"] = pattern;
       break;
   }
   return s;
@@ -136,6 +144,11 @@ json parse_param(const std::string& stage, const ParamSpec& spec, const json& v)
       break;
     case ParamType::path:
       if (v.is_string() && v.get<std::string>().find('\0') == std::string::npos) return v;
+      break;
+    case ParamType::text:
+      if (v.is_string() && v.get<std::string>().find('\0') == std::string::npos &&
+          (spec.pattern.empty() || std::regex_match(v.get<std::string>(), std::regex(spec.pattern))))
+        return v;
       break;
   }
   reject(stage, spec, v.dump());

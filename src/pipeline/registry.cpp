@@ -6,9 +6,9 @@ namespace likeness {
 
 const std::vector<const Stage*>& all_stages() {
   static const std::vector<const Stage*> stages = {
-      &faces_stage(), &segment_stage(), &parse_stage(),    &frame_stage(),    &render_stage(),
-      &matte_stage(), &denoise_stage(), &wardrobe_stage(), &backdrop_stage(), &relight_stage(),
-      &grade_stage(), &grain_stage(),   &export_stage()};
+      &faces_stage(),   &segment_stage(), &parse_stage(),   &frame_stage(),    &render_stage(),
+      &matte_stage(),   &denoise_stage(), &retouch_stage(), &wardrobe_stage(), &backdrop_stage(),
+      &relight_stage(), &grade_stage(),   &grain_stage(),   &export_stage()};
   return stages;
 }
 

@@ -10,6 +10,7 @@ const Stage& frame_stage();     // frame/    the crop as a plan: scale and offse
 const Stage& render_stage();    // render/   applies the plan to the image and every layer, float linear
 const Stage& matte_stage();     // matte/    edge refinement at output size, the person's own colours
 const Stage& denoise_stage();   // denoise/  sensor noise measured and reduced (chroma, then luminance), edges kept
+const Stage& retouch_stage();   // retouch/  skin polish: blemishes, under-eyes, shine, tone; texture and features kept
 const Stage& wardrobe_stage();  // wardrobe/ recolours the clothing, folds and texture kept
 const Stage& backdrop_stage();  // backdrop/ studio backdrop composite in linear light, no halo
 const Stage& relight_stage();   // relight/  the subject's light on their face's 3-D shape, the skin's texture kept

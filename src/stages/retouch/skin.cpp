@@ -1,0 +1,650 @@
+#include "stages/retouch/skin.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <regex>
+
+#include "likeness/error.hpp"
+
+namespace likeness::retouch {
+
+namespace {
+constexpr float kEps = 1e-3f;
+// The face scale the band sizes are stated at: sigma 2 and 8 px at an eye
+// distance of 150 px (a 768x960 head-and-shoulders canvas), i.e. 0.013 and
+// 0.053 eye distances (about 0.8 and 3.4 mm of a face).
+constexpr float kReferenceEyeDistance = 150.f;  // linear light: log(v + kEps) keeps the darkest pixels' noise tame
+
+// MediaPipe face mesh points (468-point topology).
+const int kLowerLidRight[] = {33, 7, 163, 144, 145, 153, 154, 155, 133};
+const int kLowerLidLeft[] = {263, 249, 390, 373, 374, 380, 381, 382, 362};
+const int kCheekTopRight[] = {143, 111, 117, 118, 119, 120, 121, 128, 245};  // the cheek below the tear trough
+const int kCheekTopLeft[] = {372, 340, 346, 347, 348, 349, 350, 357, 465};
+const int kCheekRight[] = {50, 101, 36, 205, 187, 123};  // the cheek's tone the under-eye is lifted toward
+const int kCheekLeft[] = {280, 330, 266, 425, 411, 352};
+const int kBrowsRight[] = {156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65};
+const int kBrowsLeft[] = {383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295};
+const int kNoseBase[] = {48, 64, 98, 97, 2, 326, 327, 294, 278, 219, 439};  // alae and nostrils
+
+cv::Point2f at(const std::vector<cv::Point3f>& mesh, int i) { return {mesh[i].x, mesh[i].y}; }
+
+template <size_t N>
+std::vector<cv::Point2f> points(const std::vector<cv::Point3f>& mesh, const int (&idx)[N], cv::Point2f offset = {}) {
+  std::vector<cv::Point2f> p;
+  for (int i : idx) p.push_back(at(mesh, i) - offset);
+  return p;
+}
+
+// A filled polygon (or its convex hull), 0..1, anti-aliased.
+cv::Mat fill(cv::Size size, std::vector<cv::Point2f> pts, bool hull) {
+  if (hull) {
+    std::vector<cv::Point2f> h;
+    cv::convexHull(pts, h);
+    pts.swap(h);
+  }
+  constexpr int kShift = 4;
+  std::vector<cv::Point> q;
+  for (const auto& p : pts) q.emplace_back(cvRound(p.x * (1 << kShift)), cvRound(p.y * (1 << kShift)));
+  cv::Mat m8 = cv::Mat::zeros(size, CV_8U), m;
+  cv::fillPoly(m8, std::vector<std::vector<cv::Point>>{q}, cv::Scalar(255), cv::LINE_AA, kShift);
+  m8.convertTo(m, CV_32F, 1.0 / 255);
+  return m;
+}
+
+// The mask grown by r px (a disc): where it is at least half, within r.
+cv::Mat grow(const cv::Mat& m, float r) {
+  if (r < 0.5f) return m;
+  cv::Mat d, out;
+  cv::distanceTransform(m < 0.5, d, cv::DIST_L2, cv::DIST_MASK_5);
+  cv::Mat(d <= r).convertTo(out, CV_32F, 1.0 / 255);
+  cv::max(out, m, out);
+  return out;
+}
+
+cv::Mat as_float(const cv::Mat& m) {
+  if (m.empty() || m.depth() == CV_32F) return m;
+  cv::Mat f;
+  m.convertTo(f, CV_32F, m.depth() == CV_8U ? 1.0 / 255 : 1.0);
+  return f;
+}
+
+// A Gaussian blur; wide ones on a reduced grid (the result is smooth at
+// that scale, so nothing is lost but time).
+cv::Mat blur(const cv::Mat& m, double sigma) {
+  cv::Mat out;
+  const int f = sigma >= 6 ? std::min(4, int(sigma / 3)) : 1;
+  if (f <= 1 || m.cols < 4 * f || m.rows < 4 * f) {
+    cv::GaussianBlur(m, out, cv::Size(), sigma, sigma, cv::BORDER_REFLECT);
+    return out;
+  }
+  cv::Mat small;
+  cv::resize(m, small, cv::Size((m.cols + f - 1) / f, (m.rows + f - 1) / f), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(small, small, cv::Size(), sigma / f, sigma / f, cv::BORDER_REFLECT);
+  cv::resize(small, out, m.size(), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
+// Normalised convolution: the Gaussian mean of `v` over where `w` weighs,
+// so nothing outside the skin (hair, eyes, the backdrop) bleeds into a
+// band. `vw` is v times w (any channel count), `w` CV_32F.
+cv::Mat masked_blur(const cv::Mat& vw, const cv::Mat& w, double sigma) {
+  const cv::Mat num = blur(vw, sigma), den = blur(w, sigma);
+  cv::Mat out(num.size(), num.type());
+  const int cn = num.channels();
+  for (int y = 0; y < num.rows; ++y) {
+    const float* n = num.ptr<float>(y);
+    const float* d = den.ptr<float>(y);
+    float* o = out.ptr<float>(y);
+    for (int x = 0; x < num.cols; ++x) {
+      const float inv = 1.f / std::max(d[x], 1e-4f);
+      for (int c = 0; c < cn; ++c) o[x * cn + c] = n[x * cn + c] * inv;
+    }
+  }
+  return out;
+}
+
+float smoothstep(float e0, float e1, float x) {
+  const float t = std::clamp((x - e0) / (e1 - e0), 0.f, 1.f);
+  return t * t * (3 - 2 * t);
+}
+
+// Robust spread (1.4826 MAD about 0) of each channel where `where` is set.
+cv::Vec4f spread(const cv::Mat& m4, const cv::Mat& where) {
+  std::vector<float> v[4];
+  for (int y = 0; y < m4.rows; y += 2) {
+    const auto* p = m4.ptr<cv::Vec4f>(y);
+    const auto* w = where.ptr<uchar>(y);
+    for (int x = 0; x < m4.cols; x += 2)
+      if (w[x])
+        for (int c = 0; c < 4; ++c) v[c].push_back(std::abs(p[x][c]));
+  }
+  cv::Vec4f s(1e-3f, 1e-3f, 1e-3f, 1e-3f);
+  for (int c = 0; c < 4; ++c) {
+    if (v[c].size() < 20) continue;
+    auto mid = v[c].begin() + v[c].size() / 2;
+    std::nth_element(v[c].begin(), mid, v[c].end());
+    s[c] = std::max(1e-3f, 1.4826f * *mid);
+  }
+  return s;
+}
+
+float median(std::vector<float> v) {
+  if (v.empty()) return 0;
+  auto mid = v.begin() + v.size() / 2;
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// CIELAB of a linear BGR pixel.
+cv::Vec3f lab_of(const cv::Vec3f& lin) {
+  cv::Mat px(1, 1, CV_32FC3,
+             cv::Scalar(std::clamp(lin[0], 0.f, 1.f), std::clamp(lin[1], 0.f, 1.f), std::clamp(lin[2], 0.f, 1.f))),
+      lab;
+  cv::cvtColor(px, lab, cv::COLOR_LBGR2Lab);
+  return lab.at<cv::Vec3f>(0, 0);
+}
+
+// Band weights: how much of a band's deviation is evened, given its size
+// relative to the skin's typical deviation (s): weak deviations (mottling,
+// blotches) fully, strong ones (creases, moles, a feature's edge) not.
+// A blemish is inflamed: haemoglobin makes it redder more than darker. A
+// spot darker than it is red is pigment (melanin: a mole, a freckle, a
+// lentigo) and is kept. Blemish: a* up by at least kRedder and by at
+// least the L* it lost (kRedPerDark), and a visible kDarker L* darker.
+// Measured (tests/retouch_test.cpp): the mole on city_portrait.jpg is
+// L* -12, a* +10 (0.8 a* per L*), a small mole at its temple -12 / +6
+// (0.5); a blemish beside her mouth -8 / +13 (1.6).
+constexpr float kRedder = 4.f, kRedPerDark = 1.f, kDarker = 3.f;
+
+float weak(float v, float s) { return 1.f - smoothstep(2.5f * s, 6.f * s, std::abs(v)); }
+}  // namespace
+
+double purpose_polish(const std::string& purpose) {
+  if (purpose == "corporate") return kPolishCorporate;
+  if (purpose == "nonprofit") return kPolishNonprofit;
+  if (purpose == "artist") return kPolishArtist;
+  if (purpose == "ecommerce") return kPolishEcommerce;
+  if (purpose == "social") return kPolishSocial;
+  return kPolishDefault;
+}
+
+std::vector<cv::Point2f> parse_marks(const std::string& text, cv::Size canvas, const std::string& param) {
+  const std::string form = "\"x,y;x,y\" with x and y in 0..1 of the portrait's width and height";
+  if (!std::regex_match(text, std::regex(kMarksPattern)))
+    throw Error(
+        ErrorInfo{ErrorCode::usage, "'" + text + "' is not a list of marks (" + form + ")", "retouch", param, {}});
+  std::vector<cv::Point2f> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(';', start), text.size());
+    const std::string item = text.substr(start, end - start);
+    const size_t comma = item.find(',');
+    if (comma != std::string::npos) {
+      const double x = std::stod(item.substr(0, comma)), y = std::stod(item.substr(comma + 1));
+      out.emplace_back(float(x * canvas.width), float(y * canvas.height));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+cv::Rect work_region(const std::vector<cv::Point3f>& mesh, float eye_distance, cv::Size canvas) {
+  std::vector<cv::Point2f> p;
+  for (const auto& q : mesh) p.emplace_back(q.x, q.y);
+  const cv::Rect2f b = cv::boundingRect(p);
+  const float side = 0.45f * eye_distance, top = 0.35f * eye_distance, below = 1.3f * eye_distance;
+  const cv::Rect r(cv::Point(int(std::floor(b.x - side)), int(std::floor(b.y - top))),
+                   cv::Point(int(std::ceil(b.br().x + side)), int(std::ceil(b.br().y + below))));
+  return r & cv::Rect(cv::Point(0, 0), canvas);
+}
+
+cv::Mat retouchable(const cv::Mat& skin_full, const cv::Mat& eyes_full, const cv::Mat& lips_full,
+                    const cv::Mat& teeth_full, const cv::Mat& hair_full, const std::vector<cv::Point3f>& mesh_full,
+                    float eye_distance) {
+  // Only the face's region is ever retouched: the mask is made there.
+  cv::Mat result = cv::Mat::zeros(skin_full.size(), CV_32F);
+  if (mesh_full.size() != 468) return result;
+  const cv::Rect roi = work_region(mesh_full, eye_distance, skin_full.size());
+  if (roi.area() == 0) return result;
+  auto crop = [&](const cv::Mat& m) {
+    return m.empty() || m.size() != skin_full.size() ? cv::Mat() : as_float(m(roi));
+  };
+  const cv::Mat skin = crop(skin_full), eyes = crop(eyes_full), lips = crop(lips_full), teeth = crop(teeth_full),
+                hair = crop(hair_full);
+  std::vector<cv::Point3f> mesh = mesh_full;
+  for (auto& q : mesh) q.x -= float(roi.x), q.y -= float(roi.y);
+  const cv::Size size = skin.size();
+  cv::Mat protect = cv::Mat::zeros(size, CV_32F);
+  auto add = [&](const cv::Mat& m, float r) {
+    if (!m.empty() && m.size() == size) protect = cv::max(protect, grow(as_float(m), r));
+  };
+  const float ed = eye_distance;
+  add(eyes, 0.07f * ed);  // the lashes and the lash line
+  add(lips, 0.025f * ed);
+  add(teeth, 0.f);
+  if (mesh.size() == 468) {
+    add(fill(size, points(mesh, kBrowsRight), true), 0.04f * ed);
+    add(fill(size, points(mesh, kBrowsLeft), true), 0.04f * ed);
+    add(fill(size, points(mesh, kNoseBase), true), 0.02f * ed);
+  }
+  cv::Mat w = as_float(skin).mul(1 - cv::min(protect, 1.0));
+  if (!hair.empty() && hair.size() == size) w = w.mul(1 - cv::min(as_float(hair), 1.0));
+  // Feathered inward: full strength a few pixels inside the skin, fading
+  // to nothing at its edge (no seam at the hairline, the jaw, the ears).
+  cv::Mat soft;
+  cv::GaussianBlur(w, soft, cv::Size(), std::max(1.0, 0.03 * ed));
+  cv::Mat dst = result(roi);
+  cv::min(w, soft, dst);
+  return result;
+}
+
+Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vector<cv::Point3f>& mesh,
+               float eye_distance, const Settings& st) {
+  CV_Assert(linear_bgr.type() == CV_32FC3 && skin_in.size() == linear_bgr.size());
+  Result res;
+  res.image = linear_bgr;
+  const float p = float(std::clamp(st.polish, 0.0, 1.0));
+  if ((p <= 0 && st.remove.empty()) || mesh.size() != 468 || !(eye_distance > 4)) return res;
+  const cv::Rect roi = work_region(mesh, eye_distance, linear_bgr.size());
+  if (roi.area() < 64) return res;
+  const float ed = eye_distance, s = ed / kReferenceEyeDistance;  // band sizes follow the face
+  const cv::Point2f o(float(roi.x), float(roi.y));
+  const cv::Mat lin = linear_bgr(roi);
+  const cv::Mat W = as_float(skin_in)(roi).clone();
+  const cv::Size size = lin.size();
+
+  // Log lightness and log chromaticity: u = log Y, q_c = log(c) - u.
+  cv::Mat P(size, CV_32FC4);
+  for (int y = 0; y < size.height; ++y) {
+    const auto* l = lin.ptr<cv::Vec3f>(y);
+    auto* q = P.ptr<cv::Vec4f>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const cv::Vec3f c(std::max(l[x][0], 0.f), std::max(l[x][1], 0.f), std::max(l[x][2], 0.f));
+      const float u = std::log(0.0722f * c[0] + 0.7152f * c[1] + 0.2126f * c[2] + kEps);
+      q[x] = {u, std::log(c[0] + kEps) - u, std::log(c[1] + kEps) - u, std::log(c[2] + kEps) - u};
+    }
+  }
+  // The bands are measured on the skin's core only.
+  cv::Mat core = cv::max(cv::min((W - 0.4) * 2.5, 1.0), 0.0), core8 = W > 0.8;
+  const cv::Mat skinny = W > 0.5;  // where spots are looked for and measured against
+  cv::Mat Pw;
+  {
+    cv::Mat c4;
+    cv::merge(std::vector<cv::Mat>(4, core), c4);
+    Pw = P.mul(c4);
+  }
+  const cv::Mat B2 = masked_blur(Pw, core, 2 * s), B8 = masked_blur(Pw, core, 8 * s),
+                BL = masked_blur(Pw, core, 24 * s);
+  const cv::Mat mid = B2 - B8, low = B8 - BL, fine = P - B2;
+  // Where the skin is densely textured (stubble, a beard, the hairline,
+  // stray brow hairs) the texture is hair, not mottling: the bands stay.
+  cv::Mat dense;
+  {
+    cv::Mat e(size, CV_32F);
+    for (int y = 0; y < size.height; ++y) {
+      const auto* m = mid.ptr<cv::Vec4f>(y);
+      const auto* f = fine.ptr<cv::Vec4f>(y);
+      auto* o = e.ptr<float>(y);
+      for (int x = 0; x < size.width; ++x) o[x] = m[x][0] * m[x][0] + f[x][0] * f[x][0];
+    }
+    cv::Mat ew = masked_blur(e.mul(core), core, 6 * s);
+    std::vector<float> v;
+    for (int y = 0; y < size.height; y += 2)
+      for (int x = 0; x < size.width; x += 2)
+        if (core8.at<uchar>(y, x)) v.push_back(ew.at<float>(y, x));
+    const float typical = std::max(1e-8f, median(v));
+    dense = ew / typical;
+  }
+  // The skin's typical deviations, measured on its smooth part.
+  const cv::Mat plain = core8 & (dense < 2.5);
+  const cv::Vec4f s_mid = spread(mid, plain), s_low = spread(low, plain), s_fine = spread(fine, plain);
+
+  // How much of the weak mid and low bands goes, per channel (lightness,
+  // then colour): mottling and blotches are mostly colour.
+  const float a_mid[4] = {std::min(1.f, 1.6f * p), 0.9f * p, 0.9f * p, 0.9f * p};
+  const float a_low[4] = {0.25f * p, 0.5f * p, 0.5f * p, 0.5f * p};
+  cv::Mat D(size, CV_32FC4, cv::Scalar::all(0));
+  for (int y = 0; y < size.height; ++y) {
+    const auto* m = mid.ptr<cv::Vec4f>(y);
+    const auto* l = low.ptr<cv::Vec4f>(y);
+    const auto* dn = dense.ptr<float>(y);
+    auto* d = D.ptr<cv::Vec4f>(y);
+    for (int x = 0; x < size.width; ++x) {
+      const float smooth_skin = 1.f - smoothstep(2.5f, 6.f, dn[x]);
+      for (int c = 0; c < 4; ++c)
+        d[x][c] = -a_mid[c] * weak(m[x][c], s_mid[c]) * m[x][c] - a_low[c] * weak(l[x][c], s_low[c]) * l[x][c];
+      // A bright mid-band deviation is mostly the face's modelling (a
+      // cheekbone's light), a dark one mottling: the bright half as much.
+      if (m[x][0] > 0) d[x][0] += 0.5f * a_mid[0] * weak(m[x][0], s_mid[0]) * m[x][0];
+      d[x] *= smooth_skin;
+    }
+  }
+
+  // Shine: skin brighter than its tone and whiter than skin is a specular
+  // highlight (the light's own colour added): part of that white is taken
+  // away again, which darkens it and gives the skin its colour back.
+  {
+    std::vector<float> warmth;
+    for (int y = 0; y < size.height; y += 2) {
+      const auto* q = B2.ptr<cv::Vec4f>(y);
+      const auto* c = core8.ptr<uchar>(y);
+      for (int x = 0; x < size.width; x += 2)
+        if (c[x]) warmth.push_back(q[x][3] - q[x][1]);
+    }
+    const float warm = median(warmth);
+    const float t = 1.5f * s_low[0] + 1.0f * s_mid[0];
+    for (int y = 0; y < size.height; ++y) {
+      const auto* b2 = B2.ptr<cv::Vec4f>(y);
+      const auto* bl = BL.ptr<cv::Vec4f>(y);
+      const auto* l = lin.ptr<cv::Vec3f>(y);
+      auto* d = D.ptr<cv::Vec4f>(y);
+      for (int x = 0; x < size.width; ++x) {
+        const float over = b2[x][0] - bl[x][0] - t;
+        if (over <= 0 || warm <= 0.05f) continue;
+        const float white = smoothstep(0.f, 0.35f * warm, warm - (b2[x][3] - b2[x][1]));
+        const float k = 0.5f * p * white * smoothstep(0.f, t, over);
+        if (k <= 0) continue;
+        const float Y = 0.0722f * l[x][0] + 0.7152f * l[x][1] + 0.2126f * l[x][2];
+        const float spec = k * (std::exp(b2[x][0]) - std::exp(bl[x][0] + t));  // linear light taken away
+        const float lo = std::min({l[x][0], l[x][1], l[x][2]});
+        const float take = std::clamp(spec, 0.f, 0.8f * std::max(lo, 0.f));
+        const float du = std::log((Y - take + kEps) / (Y + kEps));
+        d[x][0] += du;
+        for (int c = 0; c < 3; ++c) d[x][c + 1] += std::log((l[x][c] - take + kEps) / (l[x][c] + kEps)) - du;
+      }
+    }
+  }
+
+  // Under-eye shadows: lifted a fraction of the way toward the cheek's
+  // tone and colour, as a smooth field (the skin's texture rides on it).
+  {
+    const cv::Size sz = size;
+    cv::Mat region = cv::max(fill(
+                                 sz,
+                                 [&] {
+                                   auto a = points(mesh, kLowerLidRight, o);
+                                   auto b = points(mesh, kCheekTopRight, o);
+                                   a.insert(a.end(), b.rbegin(), b.rend());
+                                   return a;
+                                 }(),
+                                 false),
+                             fill(
+                                 sz,
+                                 [&] {
+                                   auto a = points(mesh, kLowerLidLeft, o);
+                                   auto b = points(mesh, kCheekTopLeft, o);
+                                   a.insert(a.end(), b.rbegin(), b.rend());
+                                   return a;
+                                 }(),
+                                 false));
+    cv::GaussianBlur(region, region, cv::Size(), std::max(1.0, 0.06 * ed));
+    auto sample = [&](const std::vector<cv::Point2f>& pts) {
+      cv::Vec4f sum(0, 0, 0, 0);
+      int n = 0;
+      for (const auto& q : pts) {
+        const cv::Point ip(cvRound(q.x), cvRound(q.y));
+        if (!cv::Rect(cv::Point(), sz).contains(ip) || core.at<float>(ip) < 0.5f) continue;
+        sum += BL.at<cv::Vec4f>(ip);
+        ++n;
+      }
+      return n ? cv::Vec4f(sum / float(n)) : cv::Vec4f(NAN, 0, 0, 0);
+    };
+    // The cheeks' tone: the darker of the two (one may carry a highlight).
+    const cv::Vec4f ref_r = sample(points(mesh, kCheekRight, o)), ref_l = sample(points(mesh, kCheekLeft, o));
+    const cv::Vec4f ref_both = std::isnan(ref_r[0])   ? ref_l
+                               : std::isnan(ref_l[0]) ? ref_r
+                               : ref_r[0] < ref_l[0]  ? ref_r
+                                                      : ref_l;
+    double lift_sum = 0, lift_w = 0;
+    for (int y = 0; y < size.height; ++y) {
+      const auto* r = region.ptr<float>(y);
+      const auto* b = BL.ptr<cv::Vec4f>(y);  // the tone only: a mole there stays a mole
+      auto* d = D.ptr<cv::Vec4f>(y);
+      for (int x = 0; x < size.width; ++x) {
+        if (r[x] < 1e-3f) continue;
+        const cv::Vec4f& ref = ref_both;
+        if (std::isnan(ref[0])) continue;
+        const float shadow = std::min(ref[0] - b[x][0], 0.35f);  // at most a 30% shadow is lifted from
+        if (shadow <= 0) continue;
+        const float k = 0.6f * p * r[x];
+        d[x][0] += k * shadow;
+        for (int c = 1; c < 4; ++c) d[x][c] += 0.3f * k * (ref[c] - b[x][c]);
+        lift_sum += k * shadow * W.at<float>(y, x), lift_w += r[x] * W.at<float>(y, x);
+      }
+    }
+    res.shadow_lift = lift_w > 0 ? float(lift_sum / lift_w) : 0.f;
+  }
+
+  // Blemishes: dark spots smaller than a size that grows with polish,
+  // found by a morphological closing of the lightness (what it fills).
+  // heal: how much of each pixel a healed spot replaces; heal_w: the skin
+  // weight around it (a mole's own pixels may not be "skin" to the masks).
+  cv::Mat heal = cv::Mat::zeros(size, CV_32F), heal_w = cv::Mat::zeros(size, CV_32F), healed_P;
+  {
+    const float d_max = ed * (0.04f + 0.12f * p);    // px: 0.04 eye distances untouched .. 0.16 at full polish
+    const float d_remove = 0.25f * ed;               // the largest mark `remove` heals
+    const float d_min = std::max(2.5f, 0.02f * ed);  // pores are smaller
+    const cv::Mat u = [&] {
+      cv::Mat c;
+      cv::extractChannel(P, c, 0);
+      return c;
+    }();
+    // Inside the skin: small holes in the mask count (a mole's own pixels
+    // may not look like skin to the masks), its edges do not.
+    cv::Mat inside;
+    {
+      const int k = 2 * int(std::ceil(0.5f * (st.remove.empty() ? d_max : d_remove))) + 1;
+      cv::morphologyEx(skinny, inside, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+      cv::erode(inside, inside, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(5, 5)));
+    }
+    const float t_peak = std::max(0.07f, 4.f * s_fine[0]);  // a spot: this much darker than the closing
+    auto find = [&](float diameter) {
+      const int k = 2 * int(std::ceil(diameter / 2 + 1)) + 1;
+      cv::Mat closed, dark;
+      // A square: separable, so fast at any size; it fills a dark spot as
+      // a disc would, and no line or broad shadow either way.
+      cv::morphologyEx(u, closed, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+      dark = closed - u;
+      return dark;
+    };
+    struct Candidate {
+      Spot spot;
+      cv::Rect box, win;  // on the roi: the spot's bounds, the window around it
+      cv::Mat mask;       // CV_8U on the window: the closing's whole footprint
+      cv::Mat core;       // the spot's darker half
+      float d_limit;
+    };
+    std::vector<Candidate> cands;
+    auto collect = [&](const cv::Mat& dark, float d_limit, const cv::Mat& allowed) {
+      // Seeds at the peak threshold: a spot beside a crease or a shadow stays
+      // its own component.
+      cv::Mat seeds = (dark > t_peak) & inside & allowed, labels, stats, cents;
+      const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
+      for (int i = 1; i < n; ++i) {
+        const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
+        const int area = stats.at<int>(i, 4);
+        const float diam = 2.f * std::sqrt(area / float(CV_PI));
+        if (diam < d_min || std::max(box.width, box.height) > 1.6f * d_limit + 2) continue;
+        if (std::max(box.width, box.height) > 2.2f * diam + 2) continue;  // a line: a crease, a hair
+        cv::Mat m = labels(box) == i;
+        double peak = 0;
+        cv::minMaxLoc(dark(box), nullptr, &peak, nullptr, nullptr, m);
+        if (peak < t_peak) continue;
+        Candidate c;
+        c.box = box;
+        const int pad = 3 * std::max(box.width, box.height) + 6;
+        c.win =
+            cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & cv::Rect(cv::Point(), size);
+        const cv::Rect in_win = box - c.win.tl();
+        c.mask = cv::Mat::zeros(c.win.size(), CV_8U);
+        m.copyTo(c.mask(in_win));
+        // The spot itself: its darker half (what the eye sees as the spot).
+        c.core = cv::Mat::zeros(c.win.size(), CV_8U);
+        cv::Mat(m & (dark(box) >= 0.5 * peak)).copyTo(c.core(in_win));
+        const cv::Moments mo = cv::moments(c.core, true);
+        if (mo.m00 <= 0) continue;
+        c.spot.centre = cv::Point2f(float(mo.m10 / mo.m00), float(mo.m01 / mo.m00)) + cv::Point2f(c.win.tl()) + o;
+        c.spot.diameter = 2.f * std::sqrt(float(mo.m00) / float(CV_PI));
+        c.spot.contrast = float(peak);
+        c.d_limit = d_limit;
+        cands.push_back(std::move(c));
+      }
+    };
+    collect(find(d_max), d_max, cv::Mat(size, CV_8U, cv::Scalar(255)));
+    // A listed mark is taken where the user put it: the dark spot (up to
+    // d_remove across) whose darkest point lies nearest the position.
+    for (const auto& q : st.remove) {
+      const cv::Point at(cvRound(q.x - o.x), cvRound(q.y - o.y));
+      const int R = int(std::ceil(d_remove));
+      const cv::Rect win = cv::Rect(at.x - 2 * R, at.y - 2 * R, 4 * R + 1, 4 * R + 1) & cv::Rect(cv::Point(), size);
+      if (!win.contains(at)) continue;
+      cv::Mat uw = u(win), closed;
+      const int k = 2 * R + 1;
+      cv::morphologyEx(uw, closed, cv::MORPH_CLOSE, cv::getStructuringElement(cv::MORPH_RECT, cv::Size(k, k)));
+      const cv::Mat dark = closed - uw;
+      cv::Mat search = cv::Mat::zeros(win.size(), CV_8U);
+      cv::circle(search, at - win.tl(), std::max(3, int(0.06f * ed)), cv::Scalar(255), -1);
+      double peak = 0;
+      cv::Point pk;
+      cv::minMaxLoc(dark, nullptr, &peak, nullptr, &pk, search);
+      if (peak < 0.03) continue;
+      cv::Mat labels, part = dark >= 0.35 * peak;
+      cv::connectedComponents(part, labels, 8, CV_32S);
+      Candidate c;
+      c.win = win;
+      c.mask = labels == labels.at<int>(pk);
+      c.core = c.mask & (dark >= 0.5 * peak);
+      c.box = cv::boundingRect(c.mask) + win.tl();
+      const cv::Moments mo = cv::moments(c.core, true);
+      if (mo.m00 <= 0 || c.box.width > 2 * R || c.box.height > 2 * R) continue;
+      c.spot.centre = cv::Point2f(float(mo.m10 / mo.m00), float(mo.m01 / mo.m00)) + cv::Point2f(win.tl()) + o;
+      c.spot.diameter = 2.f * std::sqrt(float(mo.m00) / float(CV_PI));
+      c.spot.contrast = float(peak);
+      c.d_limit = d_remove;
+      // A spot the finder also found is healed once.
+      cands.erase(std::remove_if(
+                      cands.begin(), cands.end(),
+                      [&](const Candidate& o2) { return cv::norm(o2.spot.centre - c.spot.centre) < c.spot.diameter; }),
+                  cands.end());
+      cands.push_back(std::move(c));
+    }
+    auto listed = [&](const std::vector<cv::Point2f>& marks, const Candidate& c) {
+      for (const auto& q : marks)
+        if (cv::norm(q - c.spot.centre) <= std::max(0.06f * ed, 0.75f * c.spot.diameter + 2)) return true;
+      return false;
+    };
+    healed_P = P.clone();
+    for (auto& c : cands) {
+      Spot& sp = c.spot;
+      // Its colour against a ring of skin around it.
+      cv::Mat ring, inner;
+      const int gap = std::max(1, int(std::lround(0.25f * sp.diameter)));
+      const int width = std::max(2, int(std::lround(0.5f * sp.diameter)));
+      cv::dilate(c.mask, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * gap + 1, 2 * gap + 1)));
+      cv::dilate(inner, ring,
+                 cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * (gap + width) + 1, 2 * (gap + width) + 1)));
+      ring = ring & ~inner & skinny(c.win);
+      if (cv::countNonZero(ring) < 8) continue;
+      const float ring_w = float(cv::mean(W(c.win), ring)[0]);
+      const cv::Scalar in_c = cv::mean(lin(c.win), c.core), out_c = cv::mean(lin(c.win), ring);
+      const cv::Vec3f lab_in = lab_of(cv::Vec3f(float(in_c[0]), float(in_c[1]), float(in_c[2])));
+      const cv::Vec3f lab_out = lab_of(cv::Vec3f(float(out_c[0]), float(out_c[1]), float(out_c[2])));
+      sp.dL = lab_in[0] - lab_out[0];
+      sp.da = lab_in[1] - lab_out[1];
+      sp.db = lab_in[2] - lab_out[2];
+      const bool remove = listed(st.remove, c), keep = listed(st.keep, c);
+      if (remove) {
+        sp.healed = true, sp.why = "listed to remove";
+      } else if (keep) {
+        sp.why = "listed to keep";
+      } else if (sp.diameter > d_max) {
+        sp.why = "larger than a blemish at this polish: kept";
+      } else if (sp.da >= kRedder && sp.da >= -kRedPerDark * sp.dL && sp.dL <= -kDarker) {
+        sp.healed = true, sp.why = "blemish (darker and redder than the skin around it)";
+      } else {
+        sp.why = "pigment (darker than it is red: a mole, a freckle): kept";
+      }
+      if (sp.healed) {
+        // Heal: the spot (and a margin) takes the skin around it, smoothly
+        // filled, with fine texture borrowed from skin beside it.
+        cv::Mat area;
+        const int m = std::max(2, int(std::lround(0.5f * sp.diameter)));
+        cv::dilate(c.mask, area, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * m + 1, 2 * m + 1)));
+        const cv::Rect win = c.win;
+        cv::Mat w_out;
+        cv::Mat(core(win).mul(1 - as_float(area))).copyTo(w_out);
+        cv::Mat pw;
+        {
+          cv::Mat c4;
+          cv::merge(std::vector<cv::Mat>(4, w_out), c4);
+          pw = P(win).mul(c4);
+        }
+        const double sig = 0.5 * sp.diameter + 1;
+        cv::Mat filled = masked_blur(pw, w_out, sig);
+        // Texture: the fine band of the skin one spot-width and a half to
+        // the side (whichever side is skin).
+        const int shift = int(std::ceil(1.5f * sp.diameter + 2 * m));
+        cv::Point best(0, 0);
+        double best_skin = -1;
+        for (const cv::Point dir : {cv::Point(1, 0), cv::Point(-1, 0), cv::Point(0, 1), cv::Point(0, -1)}) {
+          const cv::Rect src = c.box + dir * shift;
+          if ((src & cv::Rect(cv::Point(), size)) != src) continue;
+          const double sk = cv::mean(core(src))[0];
+          if (sk > best_skin) best_skin = sk, best = dir * shift;
+        }
+        cv::Mat soft;
+        cv::GaussianBlur(as_float(area), soft, cv::Size(), std::max(0.7, 0.15 * sp.diameter));
+        for (int y = win.y; y < win.br().y; ++y) {
+          const auto* a = soft.ptr<float>(y - win.y) - win.x;
+          auto* hp = healed_P.ptr<cv::Vec4f>(y);
+          auto* hm = heal.ptr<float>(y);
+          auto* hw = heal_w.ptr<float>(y);
+          for (int x = win.x; x < win.br().x; ++x) {
+            if (a[x] <= 1e-3f) continue;
+            cv::Vec4f v = filled.at<cv::Vec4f>(y - win.y, x - win.x);
+            const cv::Point src(x + best.x, y + best.y);
+            if (best_skin > 0.5 && cv::Rect(cv::Point(), size).contains(src)) v[0] += 0.6f * fine.at<cv::Vec4f>(src)[0];
+            hp[x] = (1 - a[x]) * hp[x] + a[x] * v;
+            hm[x] = std::max(hm[x], a[x]);
+            hw[x] = std::max(hw[x], ring_w);
+          }
+        }
+      }
+      res.spots.push_back(sp);
+    }
+  }
+
+  // The change: weighted by where skin may be retouched (feathered), and
+  // healed spots replace whatever the bands did there.
+  cv::Mat out = linear_bgr.clone(), amount = cv::Mat::zeros(linear_bgr.size(), CV_32F);
+  cv::Mat out_roi = out(roi), amount_roi = amount(roi);
+  for (int y = 0; y < size.height; ++y) {
+    const auto* l = lin.ptr<cv::Vec3f>(y);
+    const auto* w = W.ptr<float>(y);
+    const auto* d = D.ptr<cv::Vec4f>(y);
+    const auto* h = heal.ptr<float>(y);
+    const auto* hw = heal_w.ptr<float>(y);
+    const auto* hp = healed_P.ptr<cv::Vec4f>(y);
+    const auto* pp = P.ptr<cv::Vec4f>(y);
+    auto* ol = out_roi.ptr<cv::Vec3f>(y);
+    auto* am = amount_roi.ptr<float>(y);
+    for (int x = 0; x < size.width; ++x) {
+      cv::Vec4f dd = w[x] * d[x];
+      if (h[x] > 0) dd = (1 - h[x]) * dd + h[x] * std::max(w[x], hw[x]) * (hp[x] - pp[x]);
+      if (dd == cv::Vec4f()) continue;
+      float big = std::abs(dd[0]);
+      for (int c = 0; c < 3; ++c) {
+        ol[x][c] = std::max(0.f, (std::max(l[x][c], 0.f) + kEps) * std::exp(dd[0] + dd[c + 1]) - kEps);
+        big = std::max(big, std::abs(dd[c + 1]) * 0.5f);
+      }
+      am[x] = std::min(1.f, big / 0.1f);  // 10% of lightness (or 20% of a colour ratio) = wholly
+    }
+  }
+  res.image = out;
+  res.amount = amount;
+  res.touched = true;
+  return res;
+}
+
+}  // namespace likeness::retouch

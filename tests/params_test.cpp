@@ -152,6 +152,20 @@ TEST(Prompt, GradesByNameAndPurpose) {
   EXPECT_TRUE(golden.not_applied.empty());
 }
 
+TEST(Prompt, PolishByPurposeAndWords) {
+  auto polish = [](const char* prompt, const char* purpose = "corporate") {
+    return plan_prompt(prompt, purpose).params["retouch"]["polish"].get<double>();
+  };
+  EXPECT_GT(polish(""), polish("", "nonprofit"));            // corporate leans polished, nonprofit warm
+  EXPECT_GT(polish("", "nonprofit"), polish("", "artist"));  // an artist's portfolio keeps everything
+  EXPECT_EQ(polish("no retouching"), 0.0);
+  EXPECT_LT(polish("natural skin"), polish(""));
+  EXPECT_GT(polish("polished skin", "artist"), polish("", "artist"));
+  // "flatter my skin tone" is a grade, not a polish.
+  EXPECT_EQ(plan_prompt("flatter my skin tone", "corporate").params["grade"]["look"], "flatter");
+  EXPECT_EQ(polish("flatter my skin tone"), polish(""));
+}
+
 TEST(Prompt, WardrobeColoursByNameOrHex) {
   auto w = [](const char* prompt) { return plan_prompt(prompt, "corporate").params.value("wardrobe", json::object()); };
   EXPECT_EQ(w("charcoal blazer")["color"], "charcoal");

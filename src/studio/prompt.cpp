@@ -6,6 +6,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/studio.hpp"
+#include "stages/retouch/skin.hpp"
 
 namespace likeness {
 
@@ -76,6 +77,7 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
   plan.params["frame"] = {{"crop", pre.crop}};
   plan.params["grade"] = {{"look", pre.look}, {"strength", pre.strength}};
   plan.params["relight"] = {{"pattern", pre.light}, {"strength", pre.light_strength}};
+  plan.params["retouch"] = {{"polish", retouch::purpose_polish(purpose)}};
   plan.applied.push_back("purpose '" + purpose + "' preset");
 
   std::string lower = prompt;
@@ -178,6 +180,17 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
       if (has(c, "from the left") || has(c, "on the left")) rl["side"] = "left";
       if (has(c, "from the right") || has(c, "on the right")) rl["side"] = "right";
       used = true;
+    }
+    // Skin: how much polish ("natural skin", "no retouching", "polished").
+    if (!used && (has(c, "skin") || has(c, "retouch") || has(c, "retouching") || has(c, "retouched") ||
+                  has(c, "polished") || has(c, "airbrushed"))) {
+      const bool none = has(c, "no") || has(c, "untouched") || has(c, "unretouched");
+      const bool light = has(c, "natural") || has(c, "light") || has(c, "subtle") || has(c, "minimal");
+      const bool more = has(c, "polished") || has(c, "flawless") || has(c, "smooth") || has(c, "airbrushed");
+      if (none || light || more) {
+        plan.params["retouch"]["polish"] = none ? 0.0 : light ? 0.15 : 0.8;
+        used = true;
+      }
     }
     // Wardrobe: a garment and a colour the wardrobe stage knows by name (the
     // longest name that fits: "light blue" before "blue") or a hex code.

@@ -281,3 +281,44 @@ TEST(Relight, NoneChangesNothingAndMatchNeedsABackdrop) {
   ASSERT_FALSE(matched.relit.empty());
   EXPECT_EQ(cv::countNonZero(matched.relit > 0.f & in.alpha < 0.001f), 0);
 }
+
+// No seam where the mesh ends: the light's change (log of output over input
+// luminance) is as smooth across the mesh's outline (hairline, ears, jaw)
+// as inside the face — a cut between the mesh's normals and the head's
+// would show there as a ridge.
+TEST(Relight, NoSeamWhereTheMeshEnds) {
+  for (const auto& file : subjects()) {
+    const Frame& in = composite(file);
+    const relight::Shape shape = relight::subject_shape(in.alpha, in.faces[in.subject].mesh, 1.0);
+    const cv::Mat cover = shape.height == shape.height;  // not NaN: the mesh covers
+    cv::Mat outer, inner, band;
+    const cv::Mat k = cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9});
+    cv::dilate(cover, outer, k);
+    cv::erode(cover, inner, k);
+    band = (outer & ~inner) & (in.alpha > 0.98f);
+    cv::Mat deep;
+    cv::erode(cover, deep, cv::getStructuringElement(cv::MORPH_ELLIPSE, {41, 41}));
+    for (const char* pattern : {"rembrandt", "split", "overcast-noon"}) {
+      const Frame out = relit(in, {{"pattern", pattern}, {"strength", 1.0}});
+      cv::Mat ratio;
+      cv::log(cv::max(luminance(out), 1e-4) / cv::max(luminance(in), 1e-4), ratio);
+      cv::GaussianBlur(ratio, ratio, cv::Size(0, 0), 1.5);  // the photo's own texture is the same in both
+      cv::Mat gx, gy, g;
+      cv::Sobel(ratio, gx, CV_32F, 1, 0, 3, 1.0 / 8);
+      cv::Sobel(ratio, gy, CV_32F, 0, 1, 3, 1.0 / 8);
+      cv::magnitude(gx, gy, g);
+      auto p99 = [&](const cv::Mat& m) {
+        std::vector<float> v;
+        for (int y = 0; y < g.rows; ++y)
+          for (int x = 0; x < g.cols; ++x)
+            if (m.at<uchar>(y, x)) v.push_back(g.at<float>(y, x));
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0.f : v[v.size() * 99 / 100];
+      };
+      const float at_edge = p99(band), inside = p99(deep);
+      std::printf("%s %-13s: light's change per px, 99th percentile: at the mesh's outline %.4f, inside %.4f\n",
+                  file.c_str(), pattern, at_edge, inside);
+      EXPECT_LE(at_edge, 1.5f * inside + 0.005f) << file << " " << pattern;
+    }
+  }
+}

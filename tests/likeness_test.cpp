@@ -66,10 +66,11 @@ TEST(DefaultLook, EveryPhotoOfPeopleStaysThePersonWithinTheirBand) {
       const LikenessScore s = score_likeness(eo, set.embeddings, set.baseline, int(e));
       const LikenessScore p = score_likeness(ep, set.embeddings, set.baseline, int(e));
       const double moved = s.raw - p.raw;
-      std::printf("%-16s %s: likeness %.4f (framed only %.4f, %+.4f), band position %.2f (framed %.2f), gate %.3f, "
-                  "to its own photo %.4f\n",
-                  name.c_str(), person.c_str(), s.raw, p.raw, moved, s.band_position, p.band_position, s.gate,
-                  similarity(eo, ep));
+      std::printf(
+          "%-16s %s: likeness %.4f (framed only %.4f, %+.4f), band position %.2f (framed %.2f), gate %.3f, "
+          "to its own photo %.4f\n",
+          name.c_str(), person.c_str(), s.raw, p.raw, moved, s.band_position, p.band_position, s.gate,
+          similarity(eo, ep));
       ++portraits;
       sum_moved += moved;
       worst_moved = std::min(worst_moved, moved);

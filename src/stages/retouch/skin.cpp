@@ -433,7 +433,19 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
                                    return a;
                                  }(),
                                  false));
-    cv::GaussianBlur(region, region, cv::Size(), std::max(1.0, 0.06 * ed));
+    // Blurred, and looked at, only around the two regions (a Gaussian's
+    // kernel reaches 4 sigma): on a view, the blur reads the pixels beyond
+    // it as the whole would.
+    const double sig_r = std::max(1.0, 0.06 * ed);
+    const int reach = int(std::ceil(4 * sig_r)) + 2;
+    cv::Rect rbox = cv::boundingRect(region > 0);
+    rbox = cv::Rect(rbox.x - reach, rbox.y - reach, rbox.width + 2 * reach, rbox.height + 2 * reach) &
+           cv::Rect(cv::Point(), sz);
+    if (rbox.area() > 0) {
+      cv::Mat blurred;
+      cv::GaussianBlur(region(rbox), blurred, cv::Size(), sig_r);
+      region = blurred;
+    }
     auto sample = [&](const std::vector<cv::Point2f>& pts) {
       cv::Vec4f sum(0, 0, 0, 0);
       int n = 0;
@@ -452,11 +464,11 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
                                : ref_r[0] < ref_l[0]  ? ref_r
                                                       : ref_l;
     double lift_sum = 0, lift_w = 0;
-    for (int y = 0; y < size.height; ++y) {
-      const auto* r = region.ptr<float>(y);
+    for (int y = rbox.y; y < rbox.br().y; ++y) {
+      const auto* r = region.ptr<float>(y - rbox.y) - rbox.x;
       const auto* b = BL.ptr<cv::Vec4f>(y);  // the tone only: a mole there stays a mole
       auto* d = D.ptr<cv::Vec4f>(y);
-      for (int x = 0; x < size.width; ++x) {
+      for (int x = rbox.x; x < rbox.br().x; ++x) {
         if (r[x] < 1e-3f || W.at<float>(y, x) <= 0) continue;
         const cv::Vec4f& ref = ref_both;
         if (std::isnan(ref[0])) continue;

@@ -1,7 +1,9 @@
 // retouch: the skin's polish, on the rendered canvas before the backdrop
 // composite (skin.hpp says what it does and keeps). `polish` 0 leaves the
 // portrait untouched; `remove` and `keep` name marks by position.
+#include <algorithm>
 #include <cmath>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
@@ -11,11 +13,12 @@
 namespace likeness {
 
 namespace {
-cv::Mat layer(const Frame& f, const char* name) {
+// A layer's part in `roi`, CV_32F 0..1 (only that part converted).
+cv::Mat layer(const Frame& f, const char* name, const cv::Rect& roi) {
   auto it = f.layers.find(name);
   if (it == f.layers.end() || it->second.data.size() != f.image.size()) return {};
   cv::Mat m;
-  it->second.data.convertTo(m, CV_32F, it->second.data.depth() == CV_8U ? 1.0 / 255 : 1.0);
+  it->second.data(roi).convertTo(m, CV_32F, it->second.data.depth() == CV_8U ? 1.0 / 255 : 1.0);
   return m;
 }
 
@@ -75,33 +78,54 @@ class RetouchStage final : public Stage {
     const float ed = face->landmarks.size() == 68 ? face->eye_distance()
                                                   : float(cv::norm(cv::Point2f(face->mesh[33].x, face->mesh[33].y) -
                                                                    cv::Point2f(face->mesh[263].x, face->mesh[263].y)));
-    cv::Mat skin = layer(in, "face_skin"), body = layer(in, "body_skin");
+    // Everything happens in the face's work region: the masks are cut to
+    // it, and the outputs differ from the input only there.
+    const cv::Rect roi = retouch::work_region(face->mesh, ed, in.image.size());
+    if (roi.area() == 0) {
+      out.edits.push_back("skin not retouched (no face region)");
+      return out;
+    }
+    cv::Mat skin = layer(in, "face_skin", roi), body = layer(in, "body_skin", roi);
     if (skin.empty())
-      skin = body.empty() ? cv::Mat::zeros(in.image.size(), CV_32F) : body;
+      skin = body.empty() ? cv::Mat::zeros(roi.size(), CV_32F) : body;
     else if (!body.empty())
-      skin = cv::max(skin, body);
-    if (!in.alpha.empty() && in.alpha.size() == skin.size()) skin = skin.mul(in.alpha);
-    const cv::Mat where = retouch::retouchable(skin, layer(in, "eyes"), layer(in, "lips"), layer(in, "teeth"),
-                                               layer(in, "hair"), face->mesh, ed);
+      cv::max(skin, body, skin);
+    if (!in.alpha.empty() && in.alpha.size() == in.image.size()) {
+      cv::Mat a;
+      in.alpha(roi).convertTo(a, CV_32F, in.alpha.depth() == CV_8U ? 1.0 / 255 : 1.0);
+      skin = skin.mul(a);
+    }
+    const cv::Mat where = retouch::retouchable_in(roi, skin, layer(in, "eyes", roi), layer(in, "lips", roi),
+                                                  layer(in, "teeth", roi), layer(in, "hair", roi), face->mesh, ed);
     const retouch::Result r = retouch::retouch(in.image, where, face->mesh, ed, st);
     if (!r.touched) {
       out.edits.push_back("skin not retouched (no face region)");
       return out;
     }
     out.image = r.image;
-    if (!in.foreground.empty() && in.foreground.size() == in.image.size()) {
+    if (!in.foreground.empty() && in.foreground.size() == in.image.size() && in.foreground.type() == CV_32FC3) {
       // The backdrop composite uses the person's own colour at the matte's
-      // edges: it gets the same change.
-      // New buffers: a MatExpr assigned to a header the input shares would
-      // write into the input's pixels.
-      cv::Mat fg = in.foreground + (r.image - in.image), clamped;
-      cv::max(fg, 0.0, clamped);
-      out.foreground = clamped;
+      // edges: it gets the same change. A new buffer (the input's is shared),
+      // changed in the region only.
+      cv::Mat fg = in.foreground.clone();
+      cv::Mat fg_roi = fg(roi);
+      const cv::Mat a = r.image(roi), b = in.image(roi);
+      cv::parallel_for_(cv::Range(0, roi.height), [&](const cv::Range& rows) {
+        for (int y = rows.start; y < rows.end; ++y) {
+          auto* f = fg_roi.ptr<float>(y);
+          const auto* na = a.ptr<float>(y);
+          const auto* nb = b.ptr<float>(y);
+          for (int x = 0; x < 3 * roi.width; ++x)
+            if (na[x] != nb[x]) f[x] = std::max(0.f, f[x] + (na[x] - nb[x]));
+        }
+      });
+      out.foreground = fg;
     }
     cv::Mat amount = r.amount;
-    if (!in.retouched.empty() && in.retouched.size() == r.amount.size()) {
-      amount = cv::Mat();
-      cv::max(in.retouched, r.amount, amount);
+    if (!in.retouched.empty() && in.retouched.size() == r.amount.size() && in.retouched.type() == CV_32F) {
+      amount = in.retouched.clone();
+      cv::Mat dst = amount(roi);
+      cv::max(dst, r.amount(roi), dst);
     }
     out.retouched = amount;
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";

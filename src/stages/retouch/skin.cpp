@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 #include <regex>
 
@@ -26,6 +28,14 @@ const int kCheekLeft[] = {280, 330, 266, 425, 411, 352};
 const int kBrowsRight[] = {156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65};
 const int kBrowsLeft[] = {383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295};
 const int kNoseBase[] = {48, 64, 98, 97, 2, 326, 327, 294, 278, 219, 439};  // alae and nostrils
+
+// f(y) for every row, on the worker threads.
+template <class F>
+void each_row(int rows, const F& f) {
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) f(y);
+  });
+}
 
 cv::Point2f at(const std::vector<cv::Point3f>& mesh, int i) { return {mesh[i].x, mesh[i].y}; }
 
@@ -53,12 +63,21 @@ cv::Mat fill(cv::Size size, std::vector<cv::Point2f> pts, bool hull) {
 }
 
 // The mask grown by r px (a disc): where it is at least half, within r.
+// Measured on the mask's bounding box grown by r (nothing farther can be
+// within r of it).
 cv::Mat grow(const cv::Mat& m, float r) {
   if (r < 0.5f) return m;
-  cv::Mat d, out;
-  cv::distanceTransform(m < 0.5, d, cv::DIST_L2, cv::DIST_MASK_5);
-  cv::Mat(d <= r).convertTo(out, CV_32F, 1.0 / 255);
-  cv::max(out, m, out);
+  const cv::Mat half = m >= 0.5;
+  const cv::Rect box = cv::boundingRect(half);
+  if (box.empty()) return m;
+  const int pad = int(std::ceil(r)) + 2;
+  const cv::Rect around =
+      cv::Rect(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad) & cv::Rect(cv::Point(), m.size());
+  cv::Mat d, near, out = m.clone();
+  cv::distanceTransform(~half(around), d, cv::DIST_L2, cv::DIST_MASK_5);
+  cv::Mat(d <= r).convertTo(near, CV_32F, 1.0 / 255);
+  cv::Mat dst = out(around);
+  cv::max(near, dst, dst);
   return out;
 }
 
@@ -89,18 +108,17 @@ cv::Mat blur(const cv::Mat& m, double sigma) {
 // so nothing outside the skin (hair, eyes, the backdrop) bleeds into a
 // band. `vw` is v times w (any channel count), `w` CV_32F.
 cv::Mat masked_blur(const cv::Mat& vw, const cv::Mat& w, double sigma) {
-  const cv::Mat num = blur(vw, sigma), den = blur(w, sigma);
-  cv::Mat out(num.size(), num.type());
-  const int cn = num.channels();
-  for (int y = 0; y < num.rows; ++y) {
-    const float* n = num.ptr<float>(y);
+  cv::Mat out = blur(vw, sigma);
+  const cv::Mat den = blur(w, sigma);
+  const int cn = out.channels();
+  each_row(out.rows, [&](int y) {
     const float* d = den.ptr<float>(y);
     float* o = out.ptr<float>(y);
-    for (int x = 0; x < num.cols; ++x) {
+    for (int x = 0; x < out.cols; ++x) {
       const float inv = 1.f / std::max(d[x], 1e-4f);
-      for (int c = 0; c < cn; ++c) o[x * cn + c] = n[x * cn + c] * inv;
+      for (int c = 0; c < cn; ++c) o[x * cn + c] *= inv;
     }
-  }
+  });
   return out;
 }
 
@@ -110,14 +128,16 @@ float smoothstep(float e0, float e1, float x) {
 }
 
 // Robust spread (1.4826 MAD about 0) of each channel where `where` is set.
-cv::Vec4f spread(const cv::Mat& m4, const cv::Mat& where) {
+// The band is a - b.
+cv::Vec4f spread(const cv::Mat& a4, const cv::Mat& b4, const cv::Mat& where) {
   std::vector<float> v[4];
-  for (int y = 0; y < m4.rows; y += 2) {
-    const auto* p = m4.ptr<cv::Vec4f>(y);
+  for (int y = 0; y < a4.rows; y += 2) {
+    const auto* a = a4.ptr<cv::Vec4f>(y);
+    const auto* b = b4.ptr<cv::Vec4f>(y);
     const auto* w = where.ptr<uchar>(y);
-    for (int x = 0; x < m4.cols; x += 2)
+    for (int x = 0; x < a4.cols; x += 2)
       if (w[x])
-        for (int c = 0; c < 4; ++c) v[c].push_back(std::abs(p[x][c]));
+        for (int c = 0; c < 4; ++c) v[c].push_back(std::abs(a[x][c] - b[x][c]));
   }
   cv::Vec4f s(1e-3f, 1e-3f, 1e-3f, 1e-3f);
   for (int c = 0; c < 4; ++c) {
@@ -157,7 +177,6 @@ cv::Vec3f lab_of(const cv::Vec3f& lin) {
 // (0.5); a blemish beside her mouth -8 / +13 (1.6).
 constexpr float kRedder = 4.f, kRedPerDark = 1.f, kDarker = 3.f;
 
-float weak(float v, float s) { return 1.f - smoothstep(2.5f * s, 6.f * s, std::abs(v)); }
 }  // namespace
 
 double purpose_polish(const std::string& purpose) {
@@ -210,8 +229,20 @@ cv::Mat retouchable(const cv::Mat& skin_full, const cv::Mat& eyes_full, const cv
   auto crop = [&](const cv::Mat& m) {
     return m.empty() || m.size() != skin_full.size() ? cv::Mat() : as_float(m(roi));
   };
-  const cv::Mat skin = crop(skin_full), eyes = crop(eyes_full), lips = crop(lips_full), teeth = crop(teeth_full),
-                hair = crop(hair_full);
+  retouchable_in(roi, crop(skin_full), crop(eyes_full), crop(lips_full), crop(teeth_full), crop(hair_full), mesh_full,
+                 eye_distance)
+      .copyTo(result(roi));
+  return result;
+}
+
+cv::Mat retouchable_in(const cv::Rect& roi, const cv::Mat& skin_in, const cv::Mat& eyes_in, const cv::Mat& lips_in,
+                       const cv::Mat& teeth_in, const cv::Mat& hair_in, const std::vector<cv::Point3f>& mesh_full,
+                       float eye_distance) {
+  CV_Assert(skin_in.size() == roi.size());
+  if (mesh_full.size() != 468) return cv::Mat::zeros(roi.size(), CV_32F);
+  auto same = [&](const cv::Mat& m) { return m.empty() || m.size() != roi.size() ? cv::Mat() : as_float(m); };
+  const cv::Mat skin = as_float(skin_in), eyes = same(eyes_in), lips = same(lips_in), teeth = same(teeth_in),
+                hair = same(hair_in);
   std::vector<cv::Point3f> mesh = mesh_full;
   for (auto& q : mesh) q.x -= float(roi.x), q.y -= float(roi.y);
   const cv::Size size = skin.size();
@@ -232,16 +263,15 @@ cv::Mat retouchable(const cv::Mat& skin_full, const cv::Mat& eyes_full, const cv
   if (!hair.empty() && hair.size() == size) w = w.mul(1 - cv::min(as_float(hair), 1.0));
   // Feathered inward: full strength a few pixels inside the skin, fading
   // to nothing at its edge (no seam at the hairline, the jaw, the ears).
-  cv::Mat soft;
+  cv::Mat soft, result;
   cv::GaussianBlur(w, soft, cv::Size(), std::max(1.0, 0.03 * ed));
-  cv::Mat dst = result(roi);
-  cv::min(w, soft, dst);
+  cv::min(w, soft, result);
   return result;
 }
 
 Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vector<cv::Point3f>& mesh,
                float eye_distance, const Settings& st) {
-  CV_Assert(linear_bgr.type() == CV_32FC3 && skin_in.size() == linear_bgr.size());
+  CV_Assert(linear_bgr.type() == CV_32FC3);
   Result res;
   res.image = linear_bgr;
   const float p = float(std::clamp(st.polish, 0.0, 1.0));
@@ -251,44 +281,51 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   const float ed = eye_distance, s = ed / kReferenceEyeDistance;  // band sizes follow the face
   const cv::Point2f o(float(roi.x), float(roi.y));
   const cv::Mat lin = linear_bgr(roi);
-  const cv::Mat W = as_float(skin_in)(roi).clone();
+  CV_Assert(skin_in.size() == linear_bgr.size() || skin_in.size() == roi.size());
+  const cv::Mat W = skin_in.size() == roi.size() ? as_float(skin_in) : as_float(skin_in(roi));
   const cv::Size size = lin.size();
 
   // Log lightness and log chromaticity: u = log Y, q_c = log(c) - u.
-  cv::Mat P(size, CV_32FC4);
-  for (int y = 0; y < size.height; ++y) {
+  // The bands are measured on the skin's core only (Pw: P weighed by it).
+  cv::Mat core(size, CV_32F), core8 = W > 0.8;
+  const cv::Mat skinny = W > 0.5;  // where spots are looked for and measured against
+  cv::Mat P(size, CV_32FC4), Pw(size, CV_32FC4);
+  each_row(size.height, [&](int y) {
     const auto* l = lin.ptr<cv::Vec3f>(y);
+    const auto* w = W.ptr<float>(y);
     auto* q = P.ptr<cv::Vec4f>(y);
+    auto* qw = Pw.ptr<cv::Vec4f>(y);
+    auto* k = core.ptr<float>(y);
     for (int x = 0; x < size.width; ++x) {
       const cv::Vec3f c(std::max(l[x][0], 0.f), std::max(l[x][1], 0.f), std::max(l[x][2], 0.f));
       const float u = std::log(0.0722f * c[0] + 0.7152f * c[1] + 0.2126f * c[2] + kEps);
       q[x] = {u, std::log(c[0] + kEps) - u, std::log(c[1] + kEps) - u, std::log(c[2] + kEps) - u};
+      k[x] = std::clamp((w[x] - 0.4f) * 2.5f, 0.f, 1.f);
+      qw[x] = q[x] * k[x];
     }
-  }
-  // The bands are measured on the skin's core only.
-  cv::Mat core = cv::max(cv::min((W - 0.4) * 2.5, 1.0), 0.0), core8 = W > 0.8;
-  const cv::Mat skinny = W > 0.5;  // where spots are looked for and measured against
-  cv::Mat Pw;
-  {
-    cv::Mat c4;
-    cv::merge(std::vector<cv::Mat>(4, core), c4);
-    Pw = P.mul(c4);
-  }
-  const cv::Mat B2 = masked_blur(Pw, core, 2 * s), B8 = masked_blur(Pw, core, 8 * s),
-                BL = masked_blur(Pw, core, 24 * s);
-  const cv::Mat mid = B2 - B8, low = B8 - BL, fine = P - B2;
+  });
+  cv::Mat B2, B8, BL;  // the three scales side by side, one per thread
+  cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& r) {
+    for (int i = r.start; i < r.end; ++i)
+      (i == 0 ? B2 : i == 1 ? B8 : BL) = masked_blur(Pw, core, (i == 0 ? 2 : i == 1 ? 8 : 24) * s);
+  });
   // Where the skin is densely textured (stubble, a beard, the hairline,
   // stray brow hairs) the texture is hair, not mottling: the bands stay.
   cv::Mat dense;
   {
     cv::Mat e(size, CV_32F);
-    for (int y = 0; y < size.height; ++y) {
-      const auto* m = mid.ptr<cv::Vec4f>(y);
-      const auto* f = fine.ptr<cv::Vec4f>(y);
+    each_row(size.height, [&](int y) {
+      const auto* b2 = B2.ptr<cv::Vec4f>(y);
+      const auto* b8 = B8.ptr<cv::Vec4f>(y);
+      const auto* pp = P.ptr<cv::Vec4f>(y);
+      const auto* k = core.ptr<float>(y);
       auto* o = e.ptr<float>(y);
-      for (int x = 0; x < size.width; ++x) o[x] = m[x][0] * m[x][0] + f[x][0] * f[x][0];
-    }
-    cv::Mat ew = masked_blur(e.mul(core), core, 6 * s);
+      for (int x = 0; x < size.width; ++x) {
+        const float m = b2[x][0] - b8[x][0], f = pp[x][0] - b2[x][0];
+        o[x] = (m * m + f * f) * k[x];
+      }
+    });
+    cv::Mat ew = masked_blur(e, core, 6 * s);
     std::vector<float> v;
     for (int y = 0; y < size.height; y += 2)
       for (int x = 0; x < size.width; x += 2)
@@ -298,28 +335,45 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   }
   // The skin's typical deviations, measured on its smooth part.
   const cv::Mat plain = core8 & (dense < 2.5);
-  const cv::Vec4f s_mid = spread(mid, plain), s_low = spread(low, plain), s_fine = spread(fine, plain);
+  const cv::Vec4f s_mid = spread(B2, B8, plain), s_low = spread(B8, BL, plain), s_fine = spread(P, B2, plain);
 
   // How much of the weak mid and low bands goes, per channel (lightness,
   // then colour): mottling and blotches are mostly colour.
   const float a_mid[4] = {std::min(1.f, 1.6f * p), 0.9f * p, 0.9f * p, 0.9f * p};
   const float a_low[4] = {0.25f * p, 0.5f * p, 0.5f * p, 0.5f * p};
+  cv::Vec4f mid_lo, mid_inv, low_lo, low_inv;  // weak(): 1 - smoothstep(2.5 s, 6 s, |v|)
+  for (int c = 0; c < 4; ++c)
+    mid_lo[c] = 2.5f * s_mid[c], mid_inv[c] = 1.f / (3.5f * s_mid[c]), low_lo[c] = 2.5f * s_low[c],
+    low_inv[c] = 1.f / (3.5f * s_low[c]);
+  auto weak_of = [](float v, float lo, float inv) {
+    const float t = std::clamp((std::abs(v) - lo) * inv, 0.f, 1.f);
+    return 1.f - t * t * (3 - 2 * t);
+  };
+  // Only where the skin may be retouched (elsewhere the change is weighed
+  // by 0).
   cv::Mat D(size, CV_32FC4, cv::Scalar::all(0));
-  for (int y = 0; y < size.height; ++y) {
-    const auto* m = mid.ptr<cv::Vec4f>(y);
-    const auto* l = low.ptr<cv::Vec4f>(y);
+  each_row(size.height, [&](int y) {
+    const auto* w = W.ptr<float>(y);
+    const auto* b2 = B2.ptr<cv::Vec4f>(y);
+    const auto* b8 = B8.ptr<cv::Vec4f>(y);
+    const auto* bl = BL.ptr<cv::Vec4f>(y);
     const auto* dn = dense.ptr<float>(y);
     auto* d = D.ptr<cv::Vec4f>(y);
     for (int x = 0; x < size.width; ++x) {
       const float smooth_skin = 1.f - smoothstep(2.5f, 6.f, dn[x]);
-      for (int c = 0; c < 4; ++c)
-        d[x][c] = -a_mid[c] * weak(m[x][c], s_mid[c]) * m[x][c] - a_low[c] * weak(l[x][c], s_low[c]) * l[x][c];
+      if (smooth_skin <= 0 || w[x] <= 0) continue;
+      const cv::Vec4f m = b2[x] - b8[x], l = b8[x] - bl[x];
+      float wm[4];
+      for (int c = 0; c < 4; ++c) {
+        wm[c] = weak_of(m[c], mid_lo[c], mid_inv[c]);
+        d[x][c] = -a_mid[c] * wm[c] * m[c] - a_low[c] * weak_of(l[c], low_lo[c], low_inv[c]) * l[c];
+      }
       // A bright mid-band deviation is mostly the face's modelling (a
       // cheekbone's light), a dark one mottling: the bright half as much.
-      if (m[x][0] > 0) d[x][0] += 0.5f * a_mid[0] * weak(m[x][0], s_mid[0]) * m[x][0];
+      if (m[0] > 0) d[x][0] += 0.5f * a_mid[0] * wm[0] * m[0];
       d[x] *= smooth_skin;
     }
-  }
+  });
 
   // Shine: skin brighter than its tone and whiter than skin is a specular
   // highlight (the light's own colour added): part of that white is taken
@@ -334,14 +388,15 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     }
     const float warm = median(warmth);
     const float t = 1.5f * s_low[0] + 1.0f * s_mid[0];
-    for (int y = 0; y < size.height; ++y) {
+    each_row(size.height, [&](int y) {
       const auto* b2 = B2.ptr<cv::Vec4f>(y);
       const auto* bl = BL.ptr<cv::Vec4f>(y);
       const auto* l = lin.ptr<cv::Vec3f>(y);
+      const auto* w = W.ptr<float>(y);
       auto* d = D.ptr<cv::Vec4f>(y);
       for (int x = 0; x < size.width; ++x) {
         const float over = b2[x][0] - bl[x][0] - t;
-        if (over <= 0 || warm <= 0.05f) continue;
+        if (over <= 0 || warm <= 0.05f || w[x] <= 0) continue;
         const float white = smoothstep(0.f, 0.35f * warm, warm - (b2[x][3] - b2[x][1]));
         const float k = 0.5f * p * white * smoothstep(0.f, t, over);
         if (k <= 0) continue;
@@ -353,7 +408,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
         d[x][0] += du;
         for (int c = 0; c < 3; ++c) d[x][c + 1] += std::log((l[x][c] - take + kEps) / (l[x][c] + kEps)) - du;
       }
-    }
+    });
   }
 
   // Under-eye shadows: lifted a fraction of the way toward the cheek's
@@ -378,7 +433,19 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
                                    return a;
                                  }(),
                                  false));
-    cv::GaussianBlur(region, region, cv::Size(), std::max(1.0, 0.06 * ed));
+    // Blurred, and looked at, only around the two regions (a Gaussian's
+    // kernel reaches 4 sigma): on a view, the blur reads the pixels beyond
+    // it as the whole would.
+    const double sig_r = std::max(1.0, 0.06 * ed);
+    const int reach = int(std::ceil(4 * sig_r)) + 2;
+    cv::Rect rbox = cv::boundingRect(region > 0);
+    rbox = cv::Rect(rbox.x - reach, rbox.y - reach, rbox.width + 2 * reach, rbox.height + 2 * reach) &
+           cv::Rect(cv::Point(), sz);
+    if (rbox.area() > 0) {
+      cv::Mat blurred;
+      cv::GaussianBlur(region(rbox), blurred, cv::Size(), sig_r);
+      region = blurred;
+    }
     auto sample = [&](const std::vector<cv::Point2f>& pts) {
       cv::Vec4f sum(0, 0, 0, 0);
       int n = 0;
@@ -397,12 +464,12 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
                                : ref_r[0] < ref_l[0]  ? ref_r
                                                       : ref_l;
     double lift_sum = 0, lift_w = 0;
-    for (int y = 0; y < size.height; ++y) {
-      const auto* r = region.ptr<float>(y);
+    for (int y = rbox.y; y < rbox.br().y; ++y) {
+      const auto* r = region.ptr<float>(y - rbox.y) - rbox.x;
       const auto* b = BL.ptr<cv::Vec4f>(y);  // the tone only: a mole there stays a mole
       auto* d = D.ptr<cv::Vec4f>(y);
-      for (int x = 0; x < size.width; ++x) {
-        if (r[x] < 1e-3f) continue;
+      for (int x = rbox.x; x < rbox.br().x; ++x) {
+        if (r[x] < 1e-3f || W.at<float>(y, x) <= 0) continue;
         const cv::Vec4f& ref = ref_both;
         if (std::isnan(ref[0])) continue;
         const float shadow = std::min(ref[0] - b[x][0], 0.35f);  // at most a 30% shadow is lifted from
@@ -534,7 +601,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
         if (cv::norm(q - c.spot.centre) <= std::max(0.06f * ed, 0.75f * c.spot.diameter + 2)) return true;
       return false;
     };
-    healed_P = P.clone();
+    healed_P.create(size, CV_32FC4);  // P's, where a heal first writes
     for (auto& c : cands) {
       Spot& sp = c.spot;
       // Its colour against a ring of skin around it.
@@ -604,7 +671,9 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
             if (a[x] <= 1e-3f) continue;
             cv::Vec4f v = filled.at<cv::Vec4f>(y - win.y, x - win.x);
             const cv::Point src(x + best.x, y + best.y);
-            if (best_skin > 0.5 && cv::Rect(cv::Point(), size).contains(src)) v[0] += 0.6f * fine.at<cv::Vec4f>(src)[0];
+            if (best_skin > 0.5 && cv::Rect(cv::Point(), size).contains(src))
+              v[0] += 0.6f * (P.at<cv::Vec4f>(src)[0] - B2.at<cv::Vec4f>(src)[0]);
+            if (hm[x] <= 0) hp[x] = P.at<cv::Vec4f>(y, x);
             hp[x] = (1 - a[x]) * hp[x] + a[x] * v;
             hm[x] = std::max(hm[x], a[x]);
             hw[x] = std::max(hw[x], ring_w);
@@ -617,9 +686,15 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
 
   // The change: weighted by where skin may be retouched (feathered), and
   // healed spots replace whatever the bands did there.
-  cv::Mat out = linear_bgr.clone(), amount = cv::Mat::zeros(linear_bgr.size(), CV_32F);
+  // One copy of the input (rows copied on the worker threads: a fresh
+  // buffer's first touch is what costs).
+  cv::Mat out(linear_bgr.size(), linear_bgr.type()), amount(linear_bgr.size(), CV_32F);
+  each_row(out.rows, [&](int y) {
+    std::memcpy(out.ptr(y), linear_bgr.ptr(y), out.cols * out.elemSize());
+    std::memset(amount.ptr(y), 0, amount.cols * amount.elemSize());
+  });
   cv::Mat out_roi = out(roi), amount_roi = amount(roi);
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* l = lin.ptr<cv::Vec3f>(y);
     const auto* w = W.ptr<float>(y);
     const auto* d = D.ptr<cv::Vec4f>(y);
@@ -640,7 +715,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       }
       am[x] = std::min(1.f, big / 0.1f);  // 10% of lightness (or 20% of a colour ratio) = wholly
     }
-  }
+  });
   res.image = out;
   res.amount = amount;
   res.touched = true;

@@ -64,9 +64,11 @@ struct Result {
 };
 
 // `linear_bgr` CV_32FC3; `skin` CV_32F 0..1 (face and body skin, features
-// already left out: what may be retouched); `mesh` the subject's 468 points
-// on the same grid; `eye_distance` in px (the scale everything follows).
-// Works on the face's region only; pixels elsewhere are returned as given.
+// already left out: what may be retouched), the canvas's size or cut to
+// work_region(mesh, eye_distance, canvas); `mesh` the subject's 468 points
+// on the canvas; `eye_distance` in px (the scale everything follows).
+// Works on the face's region only; pixels elsewhere are returned as given
+// (`image` is one copy of the input, changed in the region).
 Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin, const std::vector<cv::Point3f>& mesh, float eye_distance,
                const Settings& settings);
 
@@ -75,6 +77,11 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin, const std::vector
 // feathered. Same grid as `skin`.
 cv::Mat retouchable(const cv::Mat& skin, const cv::Mat& eyes, const cv::Mat& lips, const cv::Mat& teeth,
                     const cv::Mat& hair, const std::vector<cv::Point3f>& mesh, float eye_distance);
+// The same on masks already cut to `roi` (the work region; any of them but
+// `skin` may be empty): the result is `roi`'s size. `mesh` on the canvas.
+cv::Mat retouchable_in(const cv::Rect& roi, const cv::Mat& skin, const cv::Mat& eyes, const cv::Mat& lips,
+                       const cv::Mat& teeth, const cv::Mat& hair, const std::vector<cv::Point3f>& mesh,
+                       float eye_distance);
 
 // The region of the canvas the retouch works on: the face (from the mesh)
 // grown to the ears, the hairline and the neck, clipped to `canvas`.

@@ -16,12 +16,6 @@ cv::Vec3f unit(cv::Vec3f v) {
   return n > 1e-6f ? v / n : cv::Vec3f(0, 0, 1);
 }
 
-// Linear BGR with Rec. 709 luminance 1.
-cv::Vec3f luminance_one(cv::Vec3f c) {
-  const float y = 0.0722f * c[0] + 0.7152f * c[1] + 0.2126f * c[2];
-  return y > 1e-6f ? c / y : cv::Vec3f(1, 1, 1);
-}
-
 // A light's colour at a temperature, relative to daylight (5500 K), so a
 // 5500 K light is neutral.
 cv::Vec3f light_color(float k) {
@@ -109,6 +103,11 @@ void mesh_height(const std::vector<cv::Point3f>& mesh, double s, cv::Size grid, 
   }
 }
 }  // namespace
+
+cv::Vec3f luminance_one(cv::Vec3f c) {
+  const float y = 0.0722f * c[0] + 0.7152f * c[1] + 0.2126f * c[2];
+  return y > 1e-6f ? c / y : cv::Vec3f(1, 1, 1);
+}
 
 int facing_side(const std::vector<cv::Point3f>& mesh) {
   if (mesh.size() < 468) return 0;

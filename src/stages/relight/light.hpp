@@ -26,6 +26,9 @@ struct Light {
   int side = 1;  // the key's side on the image: +1 right, -1 left
 };
 
+// A light's colour scaled to Rec. 709 luminance 1 (linear BGR).
+cv::Vec3f luminance_one(cv::Vec3f c);
+
 // The subject's surface on a working grid.
 struct Shape {
   double scale = 1;      // grid px per canvas px

@@ -139,13 +139,10 @@ class RelightStage final : public Stage {
       light.key = d / std::max(1e-6f, float(cv::norm(d)));
       light.side = d[0] >= 0 ? 1 : -1;
       light.softness = std::clamp(in.light.softness + float(p["softness"].get<double>()), 0.f, 1.f);
-      auto lum1 = [](cv::Vec3f c) {
-        const float y = 0.0722f * c[0] + 0.7152f * c[1] + 0.2126f * c[2];
-        return y > 1e-6f ? c / y : cv::Vec3f(1, 1, 1);
-      };
-      light.key_color = lum1(in.light.color);
+      light.key_color = relight::luminance_one(in.light.color);
       // The room's colour reaches the shadows a little: a quarter of its tint.
-      light.fill_color = lum1(cv::Vec3f(1, 1, 1) * 0.75f + lum1(in.light.ambient) * 0.25f);
+      light.fill_color =
+          relight::luminance_one(cv::Vec3f(1, 1, 1) * 0.75f + relight::luminance_one(in.light.ambient) * 0.25f);
       light.fill = 0.2f + 0.35f * light.softness;
     }
     ctx.check_cancel();

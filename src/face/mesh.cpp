@@ -9,6 +9,7 @@
 
 #include "likeness/face.hpp"
 #include "likeness/inference.hpp"
+#include "likeness/resample.hpp"
 
 namespace likeness {
 
@@ -48,19 +49,10 @@ void extent_of(const std::vector<P>& pts, double angle, cv::Point2d& centre, dou
 }
 
 std::vector<cv::Point3f> run_mesh(const cv::Mat& bgr, const Crop& k, float& score) {
-  // Reduce first when the face is much larger than the crop (warpAffine
-  // samples; it does not average).
-  const double s = std::hypot(k.to_crop(0, 0), k.to_crop(0, 1));
-  cv::Mat src = bgr;
-  cv::Matx23d m = k.to_crop;
-  if (s < 0.5) {
-    const double f = std::min(1.0, 2 * s);
-    cv::resize(bgr, src, cv::Size(), f, f, cv::INTER_AREA);
-    for (int r = 0; r < 2; ++r)
-      for (int c = 0; c < 2; ++c) m(r, c) /= f;
-  }
-  cv::Mat crop;
-  cv::warpAffine(src, crop, m, cv::Size(kInput, kInput), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  // Averaged, not sampled, when the face is much larger than the crop
+  // (only the part of the photo under the crop is reduced).
+  const double s = std::hypot(k.to_crop(0, 0), k.to_crop(0, 1));  // crop px per source px
+  const cv::Mat crop = warp_reduced(bgr, k.to_crop, cv::Size(kInput, kInput));
   cv::Mat rgb;
   cv::cvtColor(crop, rgb, cv::COLOR_BGR2RGB);
   cv::Mat input;

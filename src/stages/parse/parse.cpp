@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
+#include "likeness/resample.hpp"
 #include "stages/parse/masks.hpp"
 #include "stages/stages.hpp"
 
@@ -51,14 +52,8 @@ class ParseStage final : public Stage {
     const cv::Size grid(std::max(1, int(std::lround(rw * s))), std::max(1, int(std::lround(rh * s))));
     const cv::Matx23d to_grid(s, 0, -a.x * s, 0, s, -a.y * s);
 
-    cv::Mat bgr;
-    cv::Mat src = in.image;
-    cv::Matx23d m = to_grid;
-    if (s < 0.75) {  // average, don't sample, when reducing
-      cv::resize(in.image, src, cv::Size(), s * 1.5, s * 1.5, cv::INTER_AREA);
-      m = cv::Matx23d(1 / 1.5, 0, -a.x * s, 0, 1 / 1.5, -a.y * s);
-    }
-    cv::warpAffine(src, bgr, m, grid, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    // Averaged, not sampled, when reducing (only the region is reduced).
+    const cv::Mat bgr = warp_reduced(in.image, to_grid, grid, 1.5);
     // The person matte in the grid: layer -> source -> grid.
     cv::Mat person;
     cv::warpAffine(in.person.data, person, in.person.to(to_grid), grid, cv::INTER_LINEAR, cv::BORDER_CONSTANT,

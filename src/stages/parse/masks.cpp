@@ -22,7 +22,9 @@
 #include "stages/parse/masks.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace likeness {
@@ -50,6 +52,14 @@ cv::Mat polygon(cv::Size size, const std::vector<cv::Point3f>& mesh, const std::
   cv::Mat m;
   m8.convertTo(m, CV_32F, 1.0 / 255);
   return m;
+}
+
+// f(y) for every row, on the worker threads (rows are independent).
+template <class F>
+void each_row(int rows, const F& f) {
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) f(y);
+  });
 }
 
 cv::Mat grow(const cv::Mat& m, int r) {
@@ -210,17 +220,17 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
     from_oval /= std::max(1.f, fw);
   }
   cv::Mat skin_like(size, CV_32F);
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* l = lab.ptr<cv::Vec3f>(y);
     auto* s = skin_like.ptr<float>(y);
     for (int x = 0; x < size.width; ++x)
       s[x] = skin.valid ? std::exp(-0.5f * std::max(0.f, skin.d2(l[x]) - 4.f) / 4.f) : 0.f;
-  }
+  });
   // Hair seeds: the person above the forehead and at the sides of the head
   // (skin-coloured only when well away from the face: blond hair, not an
   // ear or the forehead).
   cv::Mat hair_seed = cv::Mat::zeros(size, CV_8U), cloth_seed = cv::Mat::zeros(size, CV_8U);
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* p = person.ptr<float>(y);
     const auto* s = skin_like.ptr<float>(y);
     const auto* o = oval.ptr<float>(y);
@@ -232,7 +242,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
       const float u = q.dot(up) / fh, v = std::abs(q.dot(side)) / fw;
       if ((u > 0.85f && u < 1.4f && v < 0.7f) || (u > 0.4f && u < 1.1f && v > 0.5f && v < 0.85f)) hs[x] = 255;
     }
-  }
+  });
   const ColorMixture hair = fit_mixture(lab, hair_seed, 2, {6.f, 3.f, 3.f});
   // Long hair: hair-coloured person beside the lower face, where short
   // hair leaves the background or the ears. Hair is expected below the
@@ -241,8 +251,9 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   // below the chin.
   float longness = 0;
   if (hair.valid()) {
-    int n = 0, hairy = 0;
-    for (int y = 0; y < size.height; ++y) {
+    std::atomic<int> n{0}, hairy{0};
+    each_row(size.height, [&](int y) {
+      int rn = 0, rh = 0;
       const auto* p = person.ptr<float>(y);
       const auto* s = skin_like.ptr<float>(y);
       const auto* l = lab.ptr<cv::Vec3f>(y);
@@ -250,16 +261,17 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
         const cv::Point2f q = cv::Point2f(float(x), float(y)) - chin;
         const float u = q.dot(up) / fh, v = std::abs(q.dot(side)) / fw;
         if (u < 0.1f || u > 0.45f || v < 0.55f || v > 0.95f) continue;
-        ++n;
-        hairy += p[x] > 0.5f && s[x] < 0.3f && hair.min_d2(l[x]) < 9.f;
+        ++rn;
+        rh += p[x] > 0.5f && s[x] < 0.3f && hair.min_d2(l[x]) < 9.f;
       }
-    }
-    if (n) longness = std::clamp(float(hairy) / n / 0.35f, 0.f, 1.f);
+      n += rn, hairy += rh;
+    });
+    if (n) longness = std::clamp(float(hairy) / float(n) / 0.35f, 0.f, 1.f);
   }
   // Clothing seeds: the chest and shoulders below the chin, not skin (by a
   // wide margin: a chest's skin is not the face's tone), and not
   // hair-coloured where long hair may fall over it.
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* p = person.ptr<float>(y);
     const auto* l = lab.ptr<cv::Vec3f>(y);
     auto* cs = cloth_seed.ptr<uchar>(y);
@@ -269,7 +281,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
       const float u = q.dot(up) / fh, v = std::abs(q.dot(side)) / fw;
       if (u < -0.6f && u > -2.2f && v < 1.6f && (longness < 0.3f || hair.min_d2(l[x]) > 9.f)) cs[x] = 255;
     }
-  }
+  });
   ColorMixture cloth = fit_mixture(lab, cloth_seed, 3, {6.f, 3.f, 3.f});
   // A cluster of "clothing" in the skin's own colour is bare skin (a
   // chest, a shoulder in another light): drop it.
@@ -288,7 +300,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
         if (m[x] > 0.5f) lmax = std::max(lmax, l[x][0]);
     }
     cv::Mat& teeth = out["teeth"];
-    for (int y = 0; y < size.height; ++y) {
+    each_row(size.height, [&](int y) {
       const auto* m = mouth.ptr<float>(y);
       const auto* l = lab.ptr<cv::Vec3f>(y);
       auto* t = teeth.ptr<float>(y);
@@ -299,7 +311,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
         const float pale = std::clamp((30.f - chroma) / 12.f, 0.f, 1.f);
         t[x] = m[x] * bright * pale;
       }
-    }
+    });
   }
 
   // Every person pixel outside the features is skin, hair or clothing:
@@ -312,7 +324,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   const cv::Mat near_features = grow(cv::Mat(cv::max(eyes, brows)), 2 * unit) + grow(cv::Mat(lips + mouth), unit);
   cv::Mat post[3];
   for (auto& m : post) m = cv::Mat::zeros(size, CV_32F);
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* o = oval.ptr<float>(y);
     const auto* nf = near_features.ptr<float>(y);
     const auto* d = from_oval.ptr<float>(y);
@@ -341,7 +353,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
       }
       ps[x] = a / sum, ph[x] = b / sum, pc[x] = c / sum;
     }
-  }
+  });
   const double sigma = std::max(1.0, 0.6 * unit);
   for (auto& m : post) cv::GaussianBlur(m, m, cv::Size(), sigma);
 
@@ -350,7 +362,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   cv::Mat& hair_m = out["hair"];
   cv::Mat& cloth_m = out["clothing"];
   const cv::Mat feat = cv::min(features, 1.0).operator cv::Mat();
-  for (int y = 0; y < size.height; ++y) {
+  each_row(size.height, [&](int y) {
     const auto* p = person.ptr<float>(y);
     const auto* o = oval.ptr<float>(y);
     const auto* f = feat.ptr<float>(y);
@@ -377,7 +389,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
       // left out; elsewhere it is clothing.
       cm[x] = part * (1 - s - h) * (1 - o[x]);
     }
-  }
+  });
   out["eyes"] = eyes.mul(person);
   out["lips"] = lips.mul(person);
   out["teeth"] = out["teeth"].mul(person);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc.hpp>
 
 #include "likeness/color.hpp"
 #include "likeness/error.hpp"
@@ -14,6 +15,7 @@
 #include "likeness/recipe.hpp"
 #include "likeness/studio.hpp"
 #include "stages/matte/foreground.hpp"
+#include "stages/matte/guided.hpp"
 #include "testing.hpp"
 
 using namespace likeness;
@@ -306,4 +308,45 @@ TEST(Cutout, CliWritesRgbaAndRefusesWhatItCannotDo) {
   EXPECT_EQ(jpeg.exit_code, 2);
   EXPECT_FALSE(fs::exists(dir + "/p.jpg"));
   fs::remove_all(dir);
+}
+
+// Our guided filter against OpenCV's (ximgproc, an independent
+// implementation of the same filter) on a real coarse matte at output size:
+// equal at full size; computed at half size, the way the matte stage runs
+// it, it still agrees in the edge band, blonde hair included.
+TEST(GuidedFilter, MatchesOpenCVsAndAgreesAtHalfSize) {
+  for (const char* file : {"person04_1.jpg", "person03_1.jpg"}) {
+    Recipe r = build_recipe(plan_prompt("", "corporate"), 0).until("render");
+    JobContext ctx;
+    const Frame f = *run_recipe(source_frame(people(file)), std::string("guided:") + file, r, ctx, nullptr).frame;
+    ASSERT_FALSE(f.alpha.empty());
+    cv::Mat coarse;
+    f.alpha.convertTo(coarse, CV_32F, f.alpha.depth() == CV_8U ? 1.0 / 255 : 1.0);
+    const cv::Mat guide = linear_to_srgb8(f.image);
+    const int radius = std::max(4, std::max(guide.cols, guide.rows) / 128);
+    cv::Mat ref;
+    cv::ximgproc::guidedFilter(guide, coarse, ref, radius, 1e-3 * 255 * 255);
+    const cv::Mat full = guided_filter(guide, coarse, radius, 1e-3, 1);
+    const cv::Mat half = guided_filter(guide, coarse, radius, 1e-3, 2);
+    // Away from the image's border (where the two treat it differently).
+    const cv::Rect inner(2 * radius, 2 * radius, guide.cols - 4 * radius, guide.rows - 4 * radius);
+    cv::Mat band = cv::abs(coarse - 0.5) < 0.45;
+    cv::dilate(band, band, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * radius + 1, 2 * radius + 1)));
+    cv::Mat in_band = cv::Mat::zeros(band.size(), CV_8U);
+    band(inner).copyTo(in_band(inner));
+    const double same = cv::norm(full(inner), ref(inner), cv::NORM_INF);
+    const double mean_half = cv::mean(cv::abs(half - ref), in_band)[0];
+    std::vector<float> d;
+    const cv::Mat diff = cv::abs(half - ref);
+    for (int y = 0; y < diff.rows; ++y)
+      for (int x = 0; x < diff.cols; ++x)
+        if (in_band.at<uchar>(y, x)) d.push_back(diff.at<float>(y, x));
+    std::sort(d.begin(), d.end());
+    const double p99 = d[d.size() * 99 / 100];
+    std::printf("%s: %d edge-band px; full size vs OpenCV max |d| %.5f; half size vs OpenCV mean |d| %.4f, 99th %.4f\n",
+                file, int(d.size()), same, mean_half, p99);
+    EXPECT_LT(same, 2e-3) << file;
+    EXPECT_LT(mean_half, 0.006) << file;
+    EXPECT_LT(p99, 0.04) << file;
+  }
 }

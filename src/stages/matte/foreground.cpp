@@ -53,14 +53,26 @@ cv::Mat estimate_foreground(const cv::Mat& image, const cv::Mat& alpha, cv::Mat*
   CV_Assert(image.type() == CV_32FC3 && alpha.type() == CV_32F && image.size() == alpha.size());
   const int w = image.cols, h = image.rows;
   const int levels = int(std::ceil(std::log2(double(std::max(w, h))))) + 1;
+  // The levels' sizes, and their image and matte: each reduced from the
+  // next larger level, not from the full size (the pyramid costs about
+  // twice the full image instead of once per level).
+  std::vector<cv::Size> sizes(levels);
+  for (int level = 0; level < levels; ++level) {
+    const double t = double(level) / std::max(1, levels - 1);
+    sizes[level] = cv::Size(std::max(1, int(std::lround(std::pow(double(w), t)))),
+                            std::max(1, int(std::lround(std::pow(double(h), t)))));
+  }
+  std::vector<cv::Mat> images(levels), alphas(levels);
+  images[levels - 1] = image, alphas[levels - 1] = alpha;
+  for (int level = levels - 2; level >= 0; --level) {
+    cv::resize(images[level + 1], images[level], sizes[level], 0, 0, cv::INTER_AREA);
+    cv::resize(alphas[level + 1], alphas[level], sizes[level], 0, 0, cv::INTER_AREA);
+  }
   cv::Mat F(1, 1, CV_32FC3, cv::mean(image)), B = F.clone();
   for (int level = 0; level < levels; ++level) {
-    const double t = std::pow(double(level) / std::max(1, levels - 1), 1.0);
-    const int lw = std::max(1, int(std::lround(std::pow(double(w), t)))),
-              lh = std::max(1, int(std::lround(std::pow(double(h), t))));
-    cv::Mat I, A;
-    cv::resize(image, I, cv::Size(lw, lh), 0, 0, cv::INTER_AREA);
-    cv::resize(alpha, A, cv::Size(lw, lh), 0, 0, cv::INTER_AREA);
+    const int lw = sizes[level].width, lh = sizes[level].height;
+    const cv::Mat& I = images[level];
+    const cv::Mat& A = alphas[level];
     cv::resize(F, F, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
     cv::resize(B, B, cv::Size(lw, lh), 0, 0, cv::INTER_NEAREST);
     const bool big = std::max(lw, lh) >= o.big_size;

@@ -7,30 +7,34 @@
 // colours in the edge band are estimated (foreground estimation), so no colour
 // of the old background reaches the new one.
 #include <opencv2/imgproc.hpp>
-#include <opencv2/ximgproc.hpp>
 
 #include "likeness/color.hpp"
 #include "likeness/error.hpp"
 #include "stages/matte/foreground.hpp"
+#include "stages/matte/guided.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
 
 namespace {
+// The guided filter's coefficients are found at half size: they are smooth
+// over its window (21 px at 1280), so nothing is lost at the hair's edge.
+constexpr int kGuidedSubsample = 2;
+
 cv::Mat refine_matte(const cv::Mat& linear, const cv::Mat& coarse, const cv::Mat& outside, cv::Point2f subject,
                      double far_fraction, bool guided) {
   const int W = linear.cols, H = linear.rows;
-  cv::Mat alpha = coarse.clone();
-  if (guided) {
+  cv::Mat alpha;  // a buffer of its own (the input's is shared)
+  if (!guided)
+    alpha = coarse.clone();
+  else {
     const int r = std::max(4, std::max(W, H) / 128);
-    cv::Mat refined;
-    // An 8-bit guide (OpenCV's float guide degrades to a box blur at small eps).
-    cv::ximgproc::guidedFilter(linear_to_srgb8(linear), coarse, refined, r, 1e-3 * 255 * 255);
     // Only the uncertain band changes: where the coarse matte is clearly
     // inside or outside (far from 0.5 within the filter's reach) it stays.
     cv::Mat unsure = cv::abs(coarse - 0.5) < 0.45, band;
     cv::dilate(unsure, band, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
-    refined.copyTo(alpha, band);
+    // The guide is the portrait as seen (sRGB): edges where the eye sees them.
+    alpha = guided_filter(linear_to_srgb8(linear), coarse, r, 1e-3, kGuidedSubsample, band);  // a new buffer
   }
   cv::min(cv::max(alpha, 0.0), 1.0, alpha);
   // The person is what is joined to the subject's face.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
@@ -9,6 +10,14 @@
 namespace likeness::relight {
 
 namespace {
+// f(y) for every row, on the worker threads (rows are independent).
+template <class F>
+void each_row(int rows, const F& f) {
+  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) f(y);
+  });
+}
+
 constexpr float kPi = 3.14159265f;
 
 cv::Vec3f unit(cv::Vec3f v) {
@@ -137,14 +146,14 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
   cv::distanceTransform(inside, d, cv::DIST_L2, cv::DIST_MASK_5);
   const float r = 0.5f * fw;
   cv::Mat hb(grid, CV_32F);
-  for (int y = 0; y < grid.height; ++y) {
+  each_row(grid.height, [&](int y) {
     const float* dr = d.ptr<float>(y);
     float* o = hb.ptr<float>(y);
     for (int x = 0; x < grid.width; ++x) {
       const float t = std::min(dr[x], r);
       o[x] = std::sqrt(std::max(0.f, 2 * r * t - t * t));
     }
-  }
+  });
   const cv::Mat n_body = normals_of(blur(hb, 0.12 * fw));
 
   // The face: the mesh's height, smoothed inside its cover only (normalised
@@ -168,7 +177,7 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
   const float rx = 0.55f * float(cv::norm(r2 - l) * scale), ry = 0.6f * float(cv::norm(chin - top) * scale);
   const float rz = rx, chin_y = chin.y * float(scale);
   cv::Mat n_head(grid, CV_32FC3), w_head(grid, CV_32F);
-  for (int y = 0; y < grid.height; ++y) {
+  each_row(grid.height, [&](int y) {
     auto* o = n_head.ptr<cv::Vec3f>(y);
     float* w = w_head.ptr<float>(y);
     for (int x = 0; x < grid.width; ++x) {
@@ -179,7 +188,7 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
       const float below = std::max(0.f, (y - chin_y) / (0.25f * ry));
       w[x] = std::clamp(1.4f - rho, 0.f, 0.4f) / 0.4f * std::max(0.f, 1 - below);
     }
-  }
+  });
   w_head = blur(w_head, 0.05 * fw);
 
   // The mesh's share: full well inside its outline, fading out over ~8% of
@@ -189,7 +198,7 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
             cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * int(0.08 * fw) + 1, 2 * int(0.08 * fw) + 1)));
   sh.face = cv::min(blur(core, 0.05 * fw), cover);
   sh.normal.create(grid, CV_32FC3);
-  for (int y = 0; y < grid.height; ++y) {
+  each_row(grid.height, [&](int y) {
     const auto* nf = n_face.ptr<cv::Vec3f>(y);
     const auto* nh = n_head.ptr<cv::Vec3f>(y);
     const auto* nb = n_body.ptr<cv::Vec3f>(y);
@@ -200,7 +209,7 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
       const cv::Vec3f rest = unit(nh[x] * wh[x] + nb[x] * (1 - wh[x]));
       o[x] = unit(nf[x] * w[x] + rest * (1 - w[x]));
     }
-  }
+  });
   return sh;
 }
 
@@ -290,6 +299,17 @@ cv::Mat key_visibility(const Shape& shape, const cv::Vec3f& key, float softness)
   const float bias = 0.6f + 0.01f * shape.face_width;
   const int steps = std::max(4, int(0.6f * shape.face_width));
   const cv::Mat& h = shape.height;
+  // Only a term under 1 shades (v < 1). With every height at most hmax, a
+  // term is at least (h0 + bias - hmax + t rise) / (t pen): once that is 1
+  // and the ray climbs faster than its penumbra widens, no later term can
+  // shade, and the march stops there (the same answer, sooner).
+  float hmax = -1e30f;
+  for (int y = 0; y < h.rows; ++y) {
+    const float* hr = h.ptr<float>(y);
+    for (int x = 0; x < h.cols; ++x)
+      if (!std::isnan(hr[x])) hmax = std::max(hmax, hr[x]);
+  }
+  const bool climbs = rise > pen;
   cv::parallel_for_(cv::Range(0, h.rows), [&](const cv::Range& rr) {
     for (int y = rr.start; y < rr.end; ++y) {
       const float* hr = h.ptr<float>(y);
@@ -298,7 +318,9 @@ cv::Mat key_visibility(const Shape& shape, const cv::Vec3f& key, float softness)
         const float h0 = hr[x];
         if (std::isnan(h0)) continue;
         float worst = 1e30f;
-        for (int t = 2; t <= steps; ++t) {
+        const int last =
+            climbs ? int(std::min(float(steps), std::ceil((hmax - h0 - bias) / (rise - pen)) + 1.f)) : steps;
+        for (int t = 2; t <= last; ++t) {
           const int qx = int(std::lround(x + dx * t)), qy = int(std::lround(y + dy * t));
           if (qx < 0 || qy < 0 || qx >= h.cols || qy >= h.rows) break;
           const float hq = h.at<float>(qy, qx);
@@ -339,7 +361,7 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
   // specular lobe (to be weighted by the skin).
   cv::Mat ratio(grid, CV_32FC3), lobe(grid, CV_32F);
   const float old_floor = 0.3f * std::max(1e-4f, old.c[0] + old.c[3]);  // a photo's shadow holds fill
-  for (int y = 0; y < grid.height; ++y) {
+  each_row(grid.height, [&](int y) {
     const auto* n = shape.normal.ptr<cv::Vec3f>(y);
     const float* v = vis.ptr<float>(y);
     auto* r = ratio.ptr<cv::Vec3f>(y);
@@ -354,7 +376,7 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
       r[x] = e / eo;
       sp[x] = v[x] * std::pow(std::max(0.f, nn.dot(half)), shine);
     }
-  }
+  });
   const cv::Mat sk = to_grid(skin);
   // The face's exposure is kept as a photographer keeps it: for the lit
   // side. The brighter half of the face's skin after relighting is as
@@ -385,7 +407,7 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
   // less deep scatters red, so darkened skin goes warmer and denser, never
   // grey.
   constexpr float kLift = 1.5f;
-  for (int y = 0; y < grid.height; ++y) {
+  each_row(grid.height, [&](int y) {
     auto* r = ratio.ptr<cv::Vec3f>(y);
     const float* s = sk.ptr<float>(y);
     for (int x = 0; x < grid.width; ++x) {
@@ -403,7 +425,7 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
       }
       r[x] = q;
     }
-  }
+  });
   keep_exposure();
 
   cv::Mat ratio_full, lobe_full;

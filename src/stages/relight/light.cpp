@@ -193,9 +193,14 @@ Shape subject_shape(const cv::Mat& alpha, const std::vector<cv::Point3f>& mesh, 
 
   // The mesh's share: full well inside its outline, fading out over ~8% of
   // the face's width before the outline, where its normals turn unreliable.
+  // (cover is 0 or 1: eroding it by a disc is thresholding its distance
+  // transform, in linear time.)
   cv::Mat core;
-  cv::erode(cover, core,
-            cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * int(0.08 * fw) + 1, 2 * int(0.08 * fw) + 1)));
+  {
+    cv::Mat d;
+    cv::distanceTransform(cover > 0.5f, d, cv::DIST_L2, cv::DIST_MASK_5);
+    cv::Mat(d > float(int(0.08 * fw))).convertTo(core, CV_32F, 1.0 / 255);
+  }
   sh.face = cv::min(blur(core, 0.05 * fw), cover);
   sh.normal.create(grid, CV_32FC3);
   each_row(grid.height, [&](int y) {
@@ -321,7 +326,8 @@ cv::Mat key_visibility(const Shape& shape, const cv::Vec3f& key, float softness)
         const int last =
             climbs ? int(std::min(float(steps), std::ceil((hmax - h0 - bias) / (rise - pen)) + 1.f)) : steps;
         for (int t = 2; t <= last; ++t) {
-          const int qx = int(std::lround(x + dx * t)), qy = int(std::lround(y + dy * t));
+          const float fx = x + dx * t + 0.5f, fy = y + dy * t + 0.5f;  // rounded: floor(v + 0.5)
+          const int qx = int(fx) - (fx < 0), qy = int(fy) - (fy < 0);
           if (qx < 0 || qy < 0 || qx >= h.cols || qy >= h.rows) break;
           const float hq = h.at<float>(qy, qx);
           if (std::isnan(hq)) break;
@@ -437,13 +443,21 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
   // (pores and creases catch none): never a smooth white film.
   const double face_mean = cv::mean(lum_full, face_skin > 0.5f)[0];
   const float sheen = float(0.1 * face_mean) * (1 - 0.8f * light.softness) * strength;
-  cv::Mat texture;
-  {
-    cv::Mat smooth;
-    cv::GaussianBlur(lum_full, smooth, cv::Size(0, 0), std::max(1.0, 0.006 * shape.face_width / shape.scale));
-    texture = (lum_full - smooth) / cv::max(smooth, 1e-3) * 4 + 1;
+  // (Only the face's skin takes sheen: the texture is measured in its box,
+  // grown by the blur's reach.)
+  const double sigma_t = std::max(1.0, 0.006 * shape.face_width / shape.scale);
+  const int reach = int(std::ceil(3 * sigma_t)) + 2;
+  cv::Rect fbox = cv::boundingRect(face_skin > 0);
+  fbox = cv::Rect(fbox.x - reach, fbox.y - reach, fbox.width + 2 * reach, fbox.height + 2 * reach) &
+         cv::Rect(cv::Point(), image.size());
+  if (fbox.area() > 0) {
+    const cv::Mat lum_box = lum_full(fbox);
+    cv::Mat smooth, texture;
+    cv::GaussianBlur(lum_box, smooth, cv::Size(0, 0), sigma_t);
+    texture = (lum_box - smooth) / cv::max(smooth, 1e-3) * 4 + 1;
     cv::min(cv::max(texture, 0), 2, texture);
-    lobe_full = lobe_full.mul(texture);
+    cv::Mat lobe_box = lobe_full(fbox);
+    cv::multiply(lobe_box, texture, lobe_box);
   }
   out.image.create(image.size(), CV_32FC3);
   out.amount.create(image.size(), CV_32F);
@@ -458,6 +472,10 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
       float* am = out.amount.ptr<float>(y);
       for (int x = 0; x < image.cols; ++x) {
         const float w = al[x];
+        if (w <= 0) {  // not the person: as it was
+          o[x] = p[x], am[x] = 0;
+          continue;
+        }
         cv::Vec3f q = p[x];
         for (int c = 0; c < 3; ++c) q[c] *= 1 + w * (r[x][c] - 1);
         q += light.key_color * (sheen * sp[x] * s[x] * w);

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
@@ -118,12 +119,6 @@ Backdrop make(const Request& req, const Shot& shot, const Options& opt) {
 }  // namespace backdrop
 
 namespace {
-cv::Mat gray3(const cv::Mat& m) {
-  cv::Mat out;
-  cv::merge(std::vector<cv::Mat>{m, m, m}, out);
-  return out;
-}
-
 // A colour's balance: each channel over the channels' mean.
 cv::Vec3f balance(const cv::Vec3f& c) {
   const float m = std::max(1e-6f, (c[0] + c[1] + c[2]) / 3);
@@ -225,35 +220,50 @@ class BackdropStage final : public Stage {
     // room's bounce as much as the light is soft) tints the person by a small
     // fraction, as a white balance toward the room.
     const double h = p["harmonise"];
+    cv::Vec3f tint(1, 1, 1);
     if (h > 0) {
       const float soft = light.softness;
       const cv::Vec3f t = balance(light.color) * (1 - 0.5f * soft) + balance(light.ambient) * (0.5f * soft);
-      cv::Mat tinted;
-      cv::multiply(fg, cv::Scalar(1 + h * (t[0] - 1), 1 + h * (t[1] - 1), 1 + h * (t[2] - 1)), tinted);
-      fg = tinted;
+      tint = cv::Vec3f(1, 1, 1) + float(h) * (t - cv::Vec3f(1, 1, 1));
     }
-    const cv::Mat a3 = gray3(in.alpha);
-    cv::Mat out = fg.mul(a3) + bnew.mul(cv::Scalar::all(1) - a3);
     // Light wrap: near the edge, inside the person, the backdrop's light
     // (blurred) mixes in, strongest right at the edge and on the side the
     // declared light comes from, a little of the key's colour in it.
-    const double wrap = p["wrap"];
+    const float wrap = float(p["wrap"].get<double>());
+    cv::Mat soft, glow, gx;
+    float side_k = 0;
+    cv::Vec3f glow_tint(1, 1, 1);
     if (wrap > 0) {
       const int k = (std::max(in.image.cols, in.image.rows) / 40) | 1;
-      cv::Mat soft, glow, gx;
       cv::GaussianBlur(1.0 - in.alpha, soft, cv::Size(k, k), 0);
       cv::GaussianBlur(bnew, glow, cv::Size(k, k), 0);
       const cv::Vec3f key = balance(light.color);
-      cv::multiply(glow, cv::Scalar(0.8 + 0.2 * key[0], 0.8 + 0.2 * key[1], 0.8 + 0.2 * key[2]), glow);
+      glow_tint = cv::Vec3f(0.8f, 0.8f, 0.8f) + 0.2f * key;
       // The outward edge's x direction: where the background lies.
       cv::Sobel(soft, gx, CV_32F, 1, 0, 3);
-      cv::Mat side;
-      cv::multiply(gx, cv::Scalar(light.direction[0]), side);
-      const double gmax = std::max(1e-6, cv::norm(gx, cv::NORM_INF));
-      side = 1.0 + side * (0.6 / gmax);
-      const cv::Mat amount = gray3(soft.mul(in.alpha).mul(side) * wrap);
-      out = out + (glow - out).mul(amount) * 0.5;
+      side_k = float(light.direction[0] * 0.6 / std::max(1e-6, cv::norm(gx, cv::NORM_INF)));
     }
+    // One pass: the person (tinted) over the backdrop, then the wrap.
+    cv::Mat out(in.image.size(), CV_32FC3);
+    cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& rows) {
+      for (int y = rows.start; y < rows.end; ++y) {
+        const auto* f = fg.ptr<cv::Vec3f>(y);
+        const auto* b = bnew.ptr<cv::Vec3f>(y);
+        const float* a = in.alpha.ptr<float>(y);
+        const float* so = wrap > 0 ? soft.ptr<float>(y) : nullptr;
+        const float* g = wrap > 0 ? gx.ptr<float>(y) : nullptr;
+        const auto* gl = wrap > 0 ? glow.ptr<cv::Vec3f>(y) : nullptr;
+        auto* o = out.ptr<cv::Vec3f>(y);
+        for (int x = 0; x < out.cols; ++x) {
+          cv::Vec3f c = f[x].mul(tint) * a[x] + b[x] * (1 - a[x]);
+          if (so) {
+            const float amount = so[x] * a[x] * (1 + g[x] * side_k) * wrap * 0.5f;
+            if (amount != 0) c += (gl[x].mul(glow_tint) - c) * amount;
+          }
+          o[x] = c;
+        }
+      }
+    });
     Frame res = in;
     res.image = out;
     res.light = light;

@@ -24,6 +24,13 @@ CORPORA       := $(CACHE)/corpora
 CORPORA_STAMP := $(CORPORA)/.fetched-$(shell cat tools/corpora.sh | sha256sum | cut -c1-12)
 export LIKENESS_CORPORA := $(CORPORA)
 
+# Compiles go through ccache (installed by tools/install-deps.sh): a second
+# clone, or CI's clean clone on this machine, compiles nothing it has
+# compiled before. Paths inside the clone are hashed relative to it.
+LAUNCHER := -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 .PHONY: all deps models validator build test demo bench format clean
 all: build
 
@@ -57,7 +64,7 @@ $(MODEL_STAMP): | $(NPM_STAMP)
 	@rm -f $(MODELS)/.built-* && touch $@
 
 build: $(DEPS_STAMP) $(NPM_STAMP)
-	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(LAUNCHER)
 	cmake --build $(BUILD) -j$(JOBS)
 
 # The Debian packages with bad-input image files, pinned by version and
@@ -82,7 +89,7 @@ FUZZ_SECONDS  ?= 3600
 SMOKE_SECONDS ?= 50
 .PHONY: fuzz-build fuzz fuzz-smoke
 fuzz-build: $(DEPS_STAMP) $(NPM_STAMP)
-	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) \
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(LAUNCHER) \
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
 	  -DLIKENESS_BUILD_FUZZ=ON -DLIKENESS_BUILD_TESTS=OFF -DLIKENESS_BUILD_BENCH=OFF
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target decode_analyse_fuzzer

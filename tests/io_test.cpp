@@ -254,3 +254,35 @@ TEST(Resample, WarpReducedAgreesWithReducingTheWholePhotoFirst) {
     }
   }
 }
+
+// reduce_area reduces a 12 MP photo as cv::resize's area averaging does,
+// and reports the exact scale it used per axis.
+TEST(Resample, ReduceAreaAgreesWithResizeAndReportsItsScale) {
+  const cv::Mat photo = decode_image(faces_dir() + "/fullsize/person03_5_full.jpg").bgr;
+  for (const double scale : {0.294, 0.5, 0.8}) {
+    double sx = 0, sy = 0;
+    const cv::Mat fast = reduce_area(photo, scale, &sx, &sy);
+    // The part of the photo the scales say was used, reduced the slow way.
+    const cv::Size used(int(std::lround(fast.cols / sx)), int(std::lround(fast.rows / sy)));
+    ASSERT_LE(used.width, photo.cols);
+    ASSERT_LE(used.height, photo.rows);
+    EXPECT_GT(used.width, photo.cols - 1 / scale) << "under a block of the photo is left out";
+    EXPECT_GT(used.height, photo.rows - 1 / scale);
+    cv::Mat slow;
+    cv::resize(photo(cv::Rect(cv::Point(), used)), slow, fast.size(), 0, 0, cv::INTER_AREA);
+    // Same geometry: a shift of a third of a pixel would show at every
+    // edge even after a blur; the two differ only in how they average.
+    cv::Mat d, bf, bs, db;
+    cv::absdiff(fast, slow, d);
+    cv::GaussianBlur(fast, bf, cv::Size(), 2.0);
+    cv::GaussianBlur(slow, bs, cv::Size(), 2.0);
+    cv::absdiff(bf, bs, db);
+    const double mean = cv::mean(d.reshape(1))[0], blurred = cv::mean(db.reshape(1))[0];
+    std::printf("scale %.3f: %dx%d, sx %.5f sy %.5f, mean |diff| %.3f, blurred %.3f\n", scale, fast.cols, fast.rows, sx,
+                sy, mean, blurred);
+    EXPECT_NEAR(sx, scale, 0.002);
+    EXPECT_NEAR(sy, scale, 0.002);
+    EXPECT_LT(mean, 1.0);
+    EXPECT_LT(blurred, 0.2);
+  }
+}

@@ -7,6 +7,14 @@
 
 namespace likeness {
 
+// The photo reduced by `scale` (< 1) with area averaging, the fast way:
+// OpenCV averages by a whole factor k several times faster than by a
+// fractional one, so it goes by k first (the right and bottom edges cut to
+// whole blocks: under k px of the photo) and then by the remainder. `sx`
+// and `sy` get the exact scale of each axis (output px per source px of the
+// whole photo's width and height), to map positions back.
+cv::Mat reduce_area(const cv::Mat& src, double scale, double* sx, double* sy);
+
 // cv::warpAffine(src, out, m, size, interpolation, border, value), where
 // `m` maps source to output pixels. When `m` shrinks by more than
 // `oversample` (scale < 1 / oversample), the source's part under the output

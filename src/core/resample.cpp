@@ -6,6 +6,25 @@
 
 namespace likeness {
 
+cv::Mat reduce_area(const cv::Mat& src, double scale, double* sx, double* sy) {
+  const cv::Size out(std::max(1, int(std::lround(src.cols * scale))), std::max(1, int(std::lround(src.rows * scale))));
+  const int k = scale > 0 ? int(1.0 / scale) : 1;
+  cv::Mat small;
+  cv::Size used = src.size();
+  if (k >= 2 && src.cols >= 2 * k && src.rows >= 2 * k) {
+    used = cv::Size(src.cols / k * k, src.rows / k * k);
+    cv::Mat blocks;
+    cv::resize(src(cv::Rect(cv::Point(), used)), blocks, cv::Size(used.width / k, used.height / k), 0, 0,
+               cv::INTER_AREA);
+    cv::resize(blocks, small, out, 0, 0, cv::INTER_AREA);
+  } else {
+    cv::resize(src, small, out, 0, 0, cv::INTER_AREA);
+  }
+  if (sx) *sx = double(out.width) / used.width;
+  if (sy) *sy = double(out.height) / used.height;
+  return small;
+}
+
 cv::Mat warp_reduced(const cv::Mat& src, const cv::Matx23d& m, cv::Size size, double oversample, int interpolation,
                      int border, const cv::Scalar& value) {
   cv::Mat out;

@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
+#include "likeness/resample.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
@@ -37,7 +38,8 @@ class FacesStage final : public Stage {
     const int long_side = std::max(in.image.cols, in.image.rows);
     const double scale = std::min(1.0, p["analysis_size"].get<double>() / long_side);
     cv::Mat work = in.image;
-    if (scale < 1) cv::resize(in.image, work, cv::Size(), scale, scale, cv::INTER_AREA);
+    double sx = 1, sy = 1;
+    if (scale < 1) work = reduce_area(in.image, scale, &sx, &sy);
     DetectOptions opt;
     opt.min_face = p["min_face"].get<int>();
     opt.min_score = p["min_score"].get<float>();
@@ -55,10 +57,10 @@ class FacesStage final : public Stage {
     if (FaceDetector::needs_tiles(work.size(), opt)) faces = fa.analyze(work, false, opt);
     for (Face& f : faces) fa.complete(work, f);
     ctx.check_cancel();
-    const float inv = float(1.0 / scale);
+    const float ix = float(1.0 / sx), iy = float(1.0 / sy);
     for (Face& f : faces) {
-      f.box = cv::Rect2f(f.box.x * inv, f.box.y * inv, f.box.width * inv, f.box.height * inv);
-      for (auto& pt : f.landmarks) pt *= inv;
+      f.box = cv::Rect2f(f.box.x * ix, f.box.y * iy, f.box.width * ix, f.box.height * iy);
+      for (auto& pt : f.landmarks) pt = cv::Point2f(pt.x * ix, pt.y * iy);
     }
     out.faces = std::move(faces);
     out.subject = pick_subject(out.faces, in.subject_hint, 1.0, in.image.size());

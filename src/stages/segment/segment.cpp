@@ -87,8 +87,15 @@ class SegmentStage final : public Stage {
     const cv::Size net = input_size(p);
     const cv::Rect2d want = person_region(*face, p["above"], p["below"], p["side"]);
     const cv::Rect photo(0, 0, in.image.cols, in.image.rows);
-    const cv::Rect inside = cv::Rect(cvFloor(want.x), cvFloor(want.y), cvCeil(want.width), cvCeil(want.height)) & photo;
+    cv::Rect inside = cv::Rect(cvFloor(want.x), cvFloor(want.y), cvCeil(want.width), cvCeil(want.height)) & photo;
     if (inside.area() <= 0) throw Error(ErrorInfo{ErrorCode::bad_input, "the face is outside the photo", id(), {}, {}});
+    // Reduced by a whole factor k first (OpenCV's fast area average), the
+    // photo's part cut to whole blocks: under k px of it at the right and
+    // bottom go to the padding instead.
+    const double reduce = std::min(double(net.width) / inside.width, double(net.height) / inside.height);
+    const int k = reduce < 0.5 ? int(1.0 / reduce) : 1;
+    if (k >= 2 && inside.width >= 4 * k && inside.height >= 4 * k)
+      inside = cv::Rect(inside.x, inside.y, inside.width / k * k, inside.height / k * k);
     // Beyond the photo the region is padding, at most `pad` of each side:
     // a photo shown as a small picture in a wide surround is itself taken
     // for the object (a busy sign behind a tight portrait becomes "person").
@@ -111,7 +118,13 @@ class SegmentStage final : public Stage {
     cv::Mat piece;
     const cv::Size piece_size(std::max(1, std::min(scaled.width - left, int(std::lround(inside.width * s)))),
                               std::max(1, std::min(scaled.height - top, int(std::lround(inside.height * s)))));
-    cv::resize(in.image(inside), piece, piece_size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    if (k >= 2 && inside.width % k == 0 && inside.height % k == 0 && s * k < 1) {
+      cv::Mat blocks;
+      cv::resize(in.image(inside), blocks, cv::Size(inside.width / k, inside.height / k), 0, 0, cv::INTER_AREA);
+      cv::resize(blocks, piece, piece_size, 0, 0, cv::INTER_AREA);
+    } else {
+      cv::resize(in.image(inside), piece, piece_size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    }
     cv::Mat canvas;
     const int bottom = std::max(0, scaled.height - top - piece.rows),
               right = std::max(0, scaled.width - left - piece.cols);

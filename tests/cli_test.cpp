@@ -283,6 +283,11 @@ TEST(Cli, StageRunsOneLookAloneSignedAndRefusesWhatItCannotDo) {
   EXPECT_EQ(run_cli({"stage", "grade", in, none, "--look", "sepia", "--quiet"}).exit_code, 2);
   EXPECT_EQ(run_cli({"stage", "grade", in, none, "--strength", "2", "--quiet"}).exit_code, 2);
   EXPECT_EQ(run_cli({"stage", "matte", in, none, "--quiet"}).exit_code, 2);
+  // Alone, relight has no backdrop to match: refused as a usage error
+  // naming the parameter (before the analysis runs: see check_needs).
+  const CliResult match = run_cli({"stage", "relight", in, none, "--pattern", "match", "--quiet"});
+  EXPECT_EQ(match.exit_code, 2);
+  EXPECT_NE(match.err.find("no backdrop before it"), std::string::npos) << match.err;
   EXPECT_EQ(run_cli({"stage", "grade", portrait("zebra_stripes.jpg"), none, "--quiet"}).exit_code, 3);
   EXPECT_FALSE(fs::exists(none));
   EXPECT_FALSE(fs::exists(dir / "x.webp"));

@@ -267,6 +267,24 @@ TEST(Relight, NoneChangesNothingAndMatchNeedsABackdrop) {
     EXPECT_NE(std::string(e.what()).find("backdrop"), std::string::npos) << e.what();
   }
   EXPECT_THROW(resolve_params("relight", relight_stage().params(), {{"pattern", "disco"}}), Error);
+  // A whole recipe is refused before any work when match has no backdrop
+  // before it; with one, or with a named pattern, it is fine.
+  Recipe plan = build_recipe(plan_prompt("", "corporate"), 0);
+  plan.find("relight")->params["pattern"] = "match";
+  EXPECT_NO_THROW(check_needs(plan));
+  Recipe no_backdrop;
+  for (const auto& st : plan.steps)
+    if (st.stage != "backdrop") no_backdrop.steps.push_back(st);
+  try {
+    check_needs(no_backdrop, "photo.jpg");
+    FAIL() << "a recipe with match and no backdrop";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::usage);
+    EXPECT_EQ(e.info().stage, "relight");
+    EXPECT_EQ(e.info().param, "pattern");
+  }
+  no_backdrop.find("relight")->params["pattern"] = "loop";
+  EXPECT_NO_THROW(check_needs(no_backdrop));
   // The backdrop's light: the composite's key side is the side it declares.
   const Frame matched = relit(in, {{"pattern", "match"}, {"strength", 1.0}});
   EXPECT_NE(matched.edits.back().find("relit: match"), std::string::npos) << matched.edits.back();

@@ -67,6 +67,11 @@ struct RunResult {
 // Key of a step: hash(previous key, stage id, version, canonical params, model digests).
 std::string step_key(const std::string& previous, const Stage& stage, const json& params);
 
+// Refuses (Error{usage}, naming the step and parameter) a whole recipe in
+// which a step lacks a stage it needs before it (Stage::needs_before):
+// checked before any work, where a recipe is planned whole.
+void check_needs(const Recipe& recipe, const std::string& item = "");
+
 RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& recipe,
                      JobContext& ctx, FrameCache* cache);
 

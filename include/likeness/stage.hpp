@@ -129,6 +129,13 @@ class Stage {
   // Whether a step with these resolved parameters changes pixels (a look of
   // "none" does not): only those are C2PA actions.
   virtual bool changes_pixels(const json& /*params*/) const { return !c2pa_action().empty(); }
+  // Stages a step with these resolved parameters needs earlier in the
+  // recipe (relight's "match" needs the backdrop's declared light), with
+  // why: a recipe without them is refused before any work is done.
+  struct Need {
+    std::string stage, param, why;
+  };
+  virtual std::vector<Need> needs_before(const json& /*params*/) const { return {}; }
   // `params` are resolved (defaults filled, validated).
   virtual Frame run(const Frame& in, const json& params, JobContext& ctx) const = 0;
 };

@@ -54,6 +54,16 @@ std::string step_key(const std::string& previous, const Stage& stage, const json
   return h.hex();
 }
 
+void check_needs(const Recipe& recipe, const std::string& item) {
+  const Recipe r = recipe.resolved();
+  for (size_t i = 0; i < r.steps.size(); ++i)
+    for (const Stage::Need& need : find_stage(r.steps[i].stage).needs_before(r.steps[i].params)) {
+      bool found = false;
+      for (size_t j = 0; j < i; ++j) found = found || r.steps[j].stage == need.stage;
+      if (!found) throw Error(ErrorInfo{ErrorCode::usage, need.why, r.steps[i].stage, need.param, item});
+    }
+}
+
 RunResult run_recipe(std::shared_ptr<const Frame> source, const std::string& source_key, const Recipe& recipe,
                      JobContext& ctx, FrameCache* cache) {
   const Recipe r = recipe.resolved();

@@ -53,6 +53,11 @@ StandaloneResult run_stage_alone(const std::string& stage_id, const std::string&
   finish.steps.push_back({stage_id, stage.version(), resolved});
   const std::string fmt = format == ImageFormat::png ? "png" : "jpeg";
   finish.steps.push_back({"export", find_stage("export").version(), {{"format", fmt}}});
+  {
+    Recipe whole = analysis;
+    whole.steps.insert(whole.steps.end(), finish.steps.begin(), finish.steps.end());
+    check_needs(whole, in_path);  // before the analysis's seconds, not after
+  }
   const RunResult r = run_at_photo_size(src, Sha256().field("source").field(sha).hex(), analysis, finish, ctx, nullptr);
 
   ManifestInput mi;

@@ -103,6 +103,12 @@ class RelightStage final : public Stage {
     };
   }
 
+  std::vector<Need> needs_before(const json& p) const override {
+    if (p["pattern"] != "match") return {};
+    return {{"backdrop", "pattern",
+             "'match' lights the subject as the backdrop implies: there is no backdrop before it (name a pattern, "
+             "e.g. --pattern loop)"}};
+  }
   Frame run(const Frame& in, const json& p, JobContext& ctx) const override {
     if (!in.rendered || in.alpha.empty())
       throw Error(ErrorInfo{ErrorCode::internal, "relights the rendered canvas: put it after the matte", id(), {}, {}});

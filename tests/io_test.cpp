@@ -9,6 +9,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/color.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/image_io.hpp"
@@ -285,4 +286,28 @@ TEST(Resample, ReduceAreaAgreesWithResizeAndReportsItsScale) {
     EXPECT_LT(mean, 1.0);
     EXPECT_LT(blurred, 0.2);
   }
+}
+
+// srgb8_to_lab: CIELAB (D65) of 8-bit sRGB. The primaries, black and white
+// at their published values (to 0.05); a real photo within half a unit of
+// OpenCV's float conversion (which reads the sRGB curve from a spline
+// table, not the formula).
+TEST(Color, Srgb8ToLabIsCielab) {
+  cv::Mat swatch(1, 5, CV_8UC3);
+  swatch.at<cv::Vec3b>(0) = {0, 0, 0}, swatch.at<cv::Vec3b>(1) = {255, 255, 255};
+  swatch.at<cv::Vec3b>(2) = {0, 0, 255}, swatch.at<cv::Vec3b>(3) = {0, 255, 0}, swatch.at<cv::Vec3b>(4) = {255, 0, 0};
+  const cv::Vec3f expected[5] = {
+      {0, 0, 0}, {100, 0, 0}, {53.24f, 80.09f, 67.20f}, {87.73f, -86.18f, 83.18f}, {32.30f, 79.19f, -107.86f}};
+  const cv::Mat lab = srgb8_to_lab(swatch);
+  for (int i = 0; i < 5; ++i) {
+    const cv::Vec3f got = lab.at<cv::Vec3f>(i);
+    EXPECT_LT(cv::norm(got - expected[i]), 0.05) << i << ": " << got << " against " << expected[i];
+  }
+  const cv::Mat photo = decode_image(people("person04_1.jpg")).bgr;
+  cv::Mat f, ref;
+  photo.convertTo(f, CV_32F, 1.0 / 255);
+  cv::cvtColor(f, ref, cv::COLOR_BGR2Lab);
+  const double worst = cv::norm(srgb8_to_lab(photo), ref, cv::NORM_INF);
+  std::printf("largest difference from OpenCV's float conversion on a photo: %.3f\n", worst);
+  EXPECT_LT(worst, 0.5);
 }

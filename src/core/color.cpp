@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <opencv2/core/utility.hpp>
 
 namespace likeness {
 
@@ -45,6 +46,32 @@ cv::Mat srgb_to_linear(const cv::Mat& srgb8) {
       const uchar* s = srgb8.ptr<uchar>(y);
       float* d = out.ptr<float>(y);
       for (int i = 0; i < n; ++i) d[i] = lut[s[i]];
+    }
+  });
+  return out;
+}
+
+cv::Mat srgb8_to_lab(const cv::Mat& bgr8) {
+  CV_Assert(bgr8.type() == CV_8UC3);
+  cv::Mat out(bgr8.size(), CV_32FC3);
+  const auto& lut = to_linear_lut();
+  // sRGB primaries to XYZ, each row divided by the D65 white's X, Y, Z
+  // (OpenCV's constants), for B, G, R in that order.
+  constexpr float kX[3] = {0.180423f / 0.950456f, 0.357580f / 0.950456f, 0.412453f / 0.950456f};
+  constexpr float kY[3] = {0.072169f, 0.715160f, 0.212671f};
+  constexpr float kZ[3] = {0.950227f / 1.088754f, 0.119193f / 1.088754f, 0.019334f / 1.088754f};
+  auto f = [](float t) { return t > 0.008856f ? std::cbrt(t) : 7.787f * t + 16.f / 116.f; };
+  cv::parallel_for_(cv::Range(0, bgr8.rows), [&](const cv::Range& r) {
+    for (int y = r.start; y < r.end; ++y) {
+      const cv::Vec3b* s = bgr8.ptr<cv::Vec3b>(y);
+      cv::Vec3f* d = out.ptr<cv::Vec3f>(y);
+      for (int x = 0; x < bgr8.cols; ++x) {
+        const float b = lut[s[x][0]], g = lut[s[x][1]], rr = lut[s[x][2]];
+        const float X = kX[0] * b + kX[1] * g + kX[2] * rr, Y = kY[0] * b + kY[1] * g + kY[2] * rr,
+                    Z = kZ[0] * b + kZ[1] * g + kZ[2] * rr;
+        const float fy = f(Y);
+        d[x] = cv::Vec3f(Y > 0.008856f ? 116.f * fy - 16.f : 903.3f * Y, 500.f * (f(X) - fy), 200.f * (fy - f(Z)));
+      }
     }
   });
   return out;

@@ -27,6 +27,8 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/color.hpp"
+
 namespace likeness {
 
 namespace {
@@ -62,13 +64,6 @@ void each_row(int rows, const F& f) {
   });
 }
 
-cv::Mat grow(const cv::Mat& m, int r) {
-  if (r <= 0) return m;
-  cv::Mat out;
-  cv::dilate(m, out, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)));
-  return out;
-}
-
 // A colour model: per-channel median and robust spread of Lab pixels.
 struct ColorModel {
   cv::Vec3f centre, spread;
@@ -85,7 +80,8 @@ struct ColorModel {
   // Heavy-tailed (Student-t like) density: one odd channel does not decide.
   float likelihood(const cv::Vec3f& lab) const {
     if (!valid) return 0.f;
-    return 1.f / ((spread[0] * spread[1] * spread[2]) * std::pow(1.f + d2(lab) / 4.f, 3.5f));
+    const float q = 1.f + d2(lab) / 4.f;
+    return 1.f / ((spread[0] * spread[1] * spread[2]) * (q * q * q * std::sqrt(q)));
   }
 };
 
@@ -188,27 +184,24 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   const cv::Point2f up = (top - chin) / std::max(1.f, fh);
   const cv::Point2f side(-up.y, up.x);
   const int unit = std::max(1, int(std::lround(fh / 40)));  // ~2.5% of the face's height
-
   const cv::Mat oval = polygon(size, mesh, kOval);
   const cv::Mat eyes = cv::max(polygon(size, mesh, kEyeRight), polygon(size, mesh, kEyeLeft)).operator cv::Mat();
   const cv::Mat brows = cv::max(polygon(size, mesh, kBrowRight), polygon(size, mesh, kBrowLeft)).operator cv::Mat();
   const cv::Mat mouth = polygon(size, mesh, kLipsInner);
   const cv::Mat lips = cv::max(polygon(size, mesh, kLipsOuter) - mouth, 0.0).operator cv::Mat();
-
-  cv::Mat lab;
-  {
-    cv::Mat f;
-    bgr.convertTo(f, CV_32F, 1.0 / 255);
-    cv::cvtColor(f, lab, cv::COLOR_BGR2Lab);  // L 0..100, a, b about -128..127
-  }
+  const cv::Mat lab = srgb8_to_lab(bgr);  // L 0..100, a, b about -128..127
 
   // Skin: the oval away from the features (grown by a margin) and its rim.
   cv::Mat features = cv::max(cv::Mat(cv::max(eyes, brows)), cv::Mat(cv::max(lips, mouth)));
   cv::Mat sample_skin;
   {
-    cv::Mat inner;
-    cv::erode(oval, inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(6 * unit + 1, 6 * unit + 1)));
-    sample_skin = (inner > 0.5) & (grow(features, 3 * unit) < 0.5) & (person > 0.5);
+    // Farther than 3 units inside the oval and from every feature: the
+    // distance transforms (linear time) of what a disc's erosion and
+    // dilation would test.
+    cv::Mat in_oval, from_features;
+    cv::distanceTransform(oval > 0.5, in_oval, cv::DIST_L2, cv::DIST_MASK_5);
+    cv::distanceTransform(features < 0.5, from_features, cv::DIST_L2, cv::DIST_MASK_5);
+    sample_skin = (in_oval > 3 * unit) & (from_features > 3 * unit) & (person > 0.5);
   }
   const ColorModel skin = fit(pixels(lab, sample_skin), {12.f, 3.f, 3.f});
 
@@ -321,7 +314,15 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   //   face height and a half below the chin, unlikely on the face (a
   //   fringe, a beard) and never in the eye and mouth area; clothing: below
   //   the chin, fading out above it (a collar, a hat).
-  const cv::Mat near_features = grow(cv::Mat(cv::max(eyes, brows)), 2 * unit) + grow(cv::Mat(lips + mouth), unit);
+  // (A disc's dilation of a mask, read from its distance transform in
+  // linear time: 1 within r of it, a pixel's ramp at r.)
+  auto near = [&](const cv::Mat& m, int r) {
+    cv::Mat d;
+    cv::distanceTransform(m < 0.5, d, cv::DIST_L2, cv::DIST_MASK_5);
+    cv::Mat out = (r + 0.5) - d;
+    return cv::Mat(cv::min(cv::max(out, 0.0), 1.0));
+  };
+  const cv::Mat near_features = near(cv::max(eyes, brows), 2 * unit) + near(lips + mouth, unit);
   cv::Mat post[3];
   for (auto& m : post) m = cv::Mat::zeros(size, CV_32F);
   each_row(size.height, [&](int y) {

@@ -212,9 +212,13 @@ Frame painted(const Frame& in, cv::Point2f* where) {
 }  // namespace
 
 // The painted blemish goes at polish 0.3 and more: at least 60% of the
-// darkness it added is gone (measured: person10 81-88%, person11 65-69%;
-// what is left on person11 is the heal's fill, a little darker than the
-// ring on a textured cheek — by eye the spot is gone). A `keep` at its
+// darkness it added is gone (measured: person04 all of it — 0.2-1.0 L*
+// left where the unpainted cheek has 1.7 —, person10 81-90%, person11
+// 65-69%; what is left on person11 is the heal's fill, a little darker
+// than the ring on a textured cheek — by eye the spot is gone). On person04
+// the spot sits in finely striated skin beside a strand of hair: at the
+// finder's threshold it is one large component with that texture, found
+// only since large components are split (skin.cpp). A `keep` at its
 // position keeps it.
 TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
   for (const char* file : {"person04_1.jpg", "person10_1.jpg", "person11_1.jpg"}) {
@@ -222,10 +226,6 @@ TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
     const Frame in = painted(canvas(people(file)), &c);
     const double before = spot_contrast(in.image, c, 3);
     const double clean = spot_contrast(canvas(people(file)).image, c, 3);
-    // Known miss: on person04 the spot (beside a strand of hair over her
-    // cheek) is not found as a spot at any polish; the cause is not
-    // understood yet. Printed, not asserted.
-    const bool known_miss = std::string(file) == "person04_1.jpg";
     for (double pol : {0.1, 0.3, 0.5, 1.0}) {
       const Frame out = retouched(in, {{"polish", pol}});
       const double after = spot_contrast(out.image, c, 3);
@@ -237,7 +237,7 @@ TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
       }
       std::printf("%s polish %.1f: spot %.1f L* darker than the skin around it (unpainted %.1f) -> %.1f; %s\n", file,
                   pol, before, clean, after, out.edits.back().c_str());
-      if (pol >= 0.3 && !known_miss) {
+      if (pol >= 0.3) {
         EXPECT_LE(after, clean + 0.4 * (before - clean)) << file << " at " << pol;
         const std::string at = cv::format("%.4f,%.4f", c.x / in.image.cols, c.y / in.image.rows);
         const Frame kept = retouched(in, {{"polish", pol}, {"keep", at}});

@@ -28,6 +28,8 @@ const int kCheekLeft[] = {280, 330, 266, 425, 411, 352};
 const int kBrowsRight[] = {156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65};
 const int kBrowsLeft[] = {383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295};
 const int kNoseBase[] = {48, 64, 98, 97, 2, 326, 327, 294, 278, 219, 439};  // alae and nostrils
+const int kFaceOval[] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+                         152, 148, 176, 149, 150, 136, 172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
 
 // f(y) for every row, on the worker threads.
 template <class F>
@@ -523,21 +525,79 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       float d_limit;
     };
     std::vector<Candidate> cands;
+    // The face itself (the mesh's oval: not the ears, the neck or the chest).
+    cv::Mat face = cv::Mat::zeros(size, CV_8U);
+    {
+      std::vector<cv::Point> oval;
+      for (const auto& q : points(mesh, kFaceOval, o)) oval.emplace_back(cvRound(q.x), cvRound(q.y));
+      cv::fillPoly(face, std::vector<std::vector<cv::Point>>{oval}, cv::Scalar(255));
+    }
     auto collect = [&](const cv::Mat& dark, float d_limit, const cv::Mat& allowed) {
       // Seeds at the peak threshold: a spot beside a crease or a shadow stays
       // its own component.
       cv::Mat seeds = (dark > t_peak) & inside & allowed, labels, stats, cents;
-      const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
-      for (int i = 1; i < n; ++i) {
-        const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
-        const int area = stats.at<int>(i, 4);
+      // One component `m` (CV_8U on `box`) of `area` px at split `level`
+      // (0: as the seeds found it). A component too large for a spot, or a
+      // line, may be a spot joined to its surroundings by the skin's own
+      // texture or a strand of hair beside it: it is split, first by an
+      // opening with a disc of the smallest spot's size (thin strands
+      // vanish, round spots survive), then at rising darkness (texture
+      // falls away before a spot does), and each piece is judged on its
+      // own. A piece is a spot only on the face itself (not an ear's folds,
+      // the neck's jewellery) and only if what is at least half as dark as
+      // its darkest point, anywhere around it, is itself a spot's size and
+      // shape: the darkest stretch of a crease, the corner of the lips or
+      // a nostril's edge runs on at half its darkness, a spot does not.
+      const int k_split = std::max(3, 2 * int(0.5f * d_min) + 1);
+      const cv::Mat split_disc = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k_split, k_split));
+      constexpr float kSplitStep = 2.f;  // the darkness a piece must pass doubles at each level after the first
+      constexpr int kSplitLevels = 4;    // t_peak (opened), 2, 4 and 8 times it
+      constexpr float kHalf = 0.5f;
+      auto spot_sized = [&](int w, int h, int area) {
         const float diam = 2.f * std::sqrt(area / float(CV_PI));
-        if (diam < d_min || std::max(box.width, box.height) > 1.6f * d_limit + 2) continue;
-        if (std::max(box.width, box.height) > 2.2f * diam + 2) continue;  // a line: a crease, a hair
-        cv::Mat m = labels(box) == i;
+        return std::max(w, h) <= 1.6f * d_limit + 2 &&
+               std::max(w, h) <= 2.2f * diam + 2;  // not a line (a crease, a hair)
+      };
+      auto consider = [&](const cv::Mat& m, const cv::Rect& box, int area, int level, auto& self) -> void {
+        if (2.f * std::sqrt(area / float(CV_PI)) < d_min) return;
+        if (level > 0 && !cv::countNonZero(face(box))) return;  // pieces are taken on the face only
+        bool whole = spot_sized(box.width, box.height, area);
         double peak = 0;
-        cv::minMaxLoc(dark(box), nullptr, &peak, nullptr, nullptr, m);
-        if (peak < t_peak) continue;
+        cv::Point pk;
+        cv::minMaxLoc(dark(box), nullptr, &peak, nullptr, &pk, m);
+        pk += box.tl();
+        if (whole) {
+          if (peak < t_peak) return;
+          if (level > 0) {
+            if (!face.at<uchar>(pk)) return;
+            // Flood-filled from the darkest point over what is at least
+            // kHalf as dark, in a window just wider than the largest spot.
+            const int R = int(1.6f * d_limit + 2) + 2;
+            const cv::Rect around = cv::Rect(pk.x - R, pk.y - R, 2 * R + 1, 2 * R + 1) & cv::Rect(cv::Point(), size);
+            cv::Mat fill_mask = cv::Mat::zeros(around.height + 2, around.width + 2, CV_8U);
+            cv::Rect b;
+            const int a = cv::floodFill(dark(around), fill_mask, pk - around.tl(), cv::Scalar(), &b,
+                                        cv::Scalar((1 - kHalf) * peak), cv::Scalar(1e9),
+                                        8 | cv::FLOODFILL_FIXED_RANGE | cv::FLOODFILL_MASK_ONLY | (255 << 8));
+            whole = spot_sized(b.width, b.height, a) && b.x > 0 && b.y > 0 && b.br().x < around.width &&
+                    b.br().y < around.height;
+          }
+        }
+        if (!whole) {
+          // Split at the next level: nothing of it would be left there.
+          if (level >= kSplitLevels || (level >= 1 && peak <= t_peak * std::pow(kSplitStep, float(level)))) return;
+          cv::Mat part = m, opened, sub, sub_stats, sub_cents;
+          if (level >= 1) part = m & (dark(box) > t_peak * std::pow(kSplitStep, float(level)));
+          cv::morphologyEx(part, opened, cv::MORPH_OPEN, split_disc);
+          const int ns = cv::connectedComponentsWithStats(opened, sub, sub_stats, sub_cents, 8, CV_32S);
+          for (int j = 1; j < ns; ++j) {
+            if (2.f * std::sqrt(sub_stats.at<int>(j, 4) / float(CV_PI)) < d_min) continue;
+            const cv::Rect b(sub_stats.at<int>(j, 0), sub_stats.at<int>(j, 1), sub_stats.at<int>(j, 2),
+                             sub_stats.at<int>(j, 3));
+            self(cv::Mat(sub(b) == j), b + box.tl(), sub_stats.at<int>(j, 4), level + 1, self);
+          }
+          return;
+        }
         Candidate c;
         c.box = box;
         const int pad = 3 * std::max(box.width, box.height) + 6;
@@ -550,12 +610,18 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
         c.core = cv::Mat::zeros(c.win.size(), CV_8U);
         cv::Mat(m & (dark(box) >= 0.5 * peak)).copyTo(c.core(in_win));
         const cv::Moments mo = cv::moments(c.core, true);
-        if (mo.m00 <= 0) continue;
+        if (mo.m00 <= 0) return;
         c.spot.centre = cv::Point2f(float(mo.m10 / mo.m00), float(mo.m01 / mo.m00)) + cv::Point2f(c.win.tl()) + o;
         c.spot.diameter = 2.f * std::sqrt(float(mo.m00) / float(CV_PI));
         c.spot.contrast = float(peak);
         c.d_limit = d_limit;
         cands.push_back(std::move(c));
+      };
+      const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
+      for (int i = 1; i < n; ++i) {
+        if (2.f * std::sqrt(stats.at<int>(i, 4) / float(CV_PI)) < d_min) continue;
+        const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
+        consider(cv::Mat(labels(box) == i), box, stats.at<int>(i, 4), 0, consider);
       }
     };
     collect(find(d_max), d_max, cv::Mat(size, CV_8U, cv::Scalar(255)));

@@ -98,7 +98,7 @@ cv::Rect face_box(const Frame& f, float grow = 0.15f) {
 }
 
 // Eight people (women and men, fair to dark skin, 20s to 50s, a beard and
-// glasses). The first four meet every target; see the test for the others.
+// glasses). All but person02 and person13 meet every target; see the test.
 const char* kPeople[] = {"person01_1.jpg", "person04_1.jpg", "person10_1.jpg", "person11_1.jpg",
                          "person05_1.jpg", "person08_1.jpg", "person02_1.jpg", "person13_1.jpg"};
 
@@ -148,11 +148,16 @@ double spot_contrast(const cv::Mat& linear, cv::Point2f p, float r) {
 // (artist) of its energy in the skin; at corporate the mid band (G2 - G8)
 // is smoothed to 0.95 or less; identity (cosine of the recogniser's
 // embeddings, 8-bit sRGB canvas before and after) 0.995 or more.
-// Measured gaps, left visible: the mid band stays above 0.95 at corporate
-// on person05, 08, 02 and 13 (0.953-0.982: their skin's mid band is mostly
-// strong structure, which is kept), and person13 (dark skin, beard,
-// glasses, the largest face) holds identity 0.9941 at corporate, 0.9959 at
-// nonprofit — asserted at 0.99 for him.
+// Measured at corporate: mid 0.907-0.947 on the six others (person05 0.947
+// the closest), identity 0.9960 (person13) to 0.9991; fine 0.906-1.000.
+// Measured gap, left visible: person02 (0.969) and person13 (0.964) keep
+// their mid band above 0.95. In their measured skin 70% (person02: eye
+// makeup beside the protected lash line, lash and smile-crease edges) and
+// 79% (person13: glasses rims, the beard's borders) of the mid band's
+// energy lies where the stage must not smooth; reaching 0.95 took either
+// dropping the dense-texture guard (the rims' and the beard's edges change
+// visibly) or a stronger mid band on open skin (identity then falls to
+// 0.994 on person13 and 0.992 on person09). Printed, not asserted.
 class Purposes : public ::testing::TestWithParam<const char*> {};
 INSTANTIATE_TEST_SUITE_P(People, Purposes, ::testing::ValuesIn(kPeople));
 
@@ -165,8 +170,9 @@ TEST_P(Purposes, FineDetailKeptMidBandSmoothedIdentityHeld) {
   const Bands b0 = bands(grey(in), mask);
   const auto e0 = embedding(srgb(in));
   ASSERT_FALSE(e0.empty());
-  const bool meets_all = file < std::string("person12") && file != std::string("person05_1.jpg") &&
-                         file != std::string("person08_1.jpg") && file != std::string("person02_1.jpg");
+  // The two whose measured skin is mostly what the stage must not smooth
+  // (see above): their mid band is printed, not asserted.
+  const bool mid_gap = file == std::string("person02_1.jpg") || file == std::string("person13_1.jpg");
   for (const PurposeCase& pu : kDefaults) {
     const Frame out = retouched(in, {{"polish", pu.polish}});
     const Bands b1 = bands(grey(out), mask);
@@ -174,10 +180,10 @@ TEST_P(Purposes, FineDetailKeptMidBandSmoothedIdentityHeld) {
     std::printf("%s %-9s polish %.1f: fine %.3f, mid %.3f, identity %.5f; %s\n", file.c_str(), pu.name, pu.polish, fine,
                 mid, cos, out.edits.back().c_str());
     EXPECT_GE(fine, pu.fine_kept) << pu.name;
-    if (pu.polish == retouch::kPolishCorporate && meets_all) {
+    if (pu.polish == retouch::kPolishCorporate && !mid_gap) {
       EXPECT_LE(mid, 0.95) << pu.name;
     }
-    EXPECT_GE(cos, file == "person13_1.jpg" ? 0.99 : 0.995) << pu.name;
+    EXPECT_GE(cos, 0.995) << pu.name;
   }
 }
 
@@ -212,9 +218,13 @@ Frame painted(const Frame& in, cv::Point2f* where) {
 }  // namespace
 
 // The painted blemish goes at polish 0.3 and more: at least 60% of the
-// darkness it added is gone (measured: person10 81-88%, person11 65-69%;
-// what is left on person11 is the heal's fill, a little darker than the
-// ring on a textured cheek — by eye the spot is gone). A `keep` at its
+// darkness it added is gone (measured: person04 all of it — 0.3-1.0 L*
+// left where the unpainted cheek has 1.7 —, person10 77-79%, person11
+// 69-70%; what is left on person11 is the heal's fill, a little darker
+// than the ring on a textured cheek — by eye the spot is gone). On person04
+// the spot sits in finely striated skin beside a strand of hair: at the
+// finder's threshold it is one large component with that texture, found
+// only since large components are split (skin.cpp). A `keep` at its
 // position keeps it.
 TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
   for (const char* file : {"person04_1.jpg", "person10_1.jpg", "person11_1.jpg"}) {
@@ -222,10 +232,6 @@ TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
     const Frame in = painted(canvas(people(file)), &c);
     const double before = spot_contrast(in.image, c, 3);
     const double clean = spot_contrast(canvas(people(file)).image, c, 3);
-    // Known miss: on person04 the spot (beside a strand of hair over her
-    // cheek) is not found as a spot at any polish; the cause is not
-    // understood yet. Printed, not asserted.
-    const bool known_miss = std::string(file) == "person04_1.jpg";
     for (double pol : {0.1, 0.3, 0.5, 1.0}) {
       const Frame out = retouched(in, {{"polish", pol}});
       const double after = spot_contrast(out.image, c, 3);
@@ -237,7 +243,7 @@ TEST(Retouch, APaintedBlemishOnACheekIsHealed) {
       }
       std::printf("%s polish %.1f: spot %.1f L* darker than the skin around it (unpainted %.1f) -> %.1f; %s\n", file,
                   pol, before, clean, after, out.edits.back().c_str());
-      if (pol >= 0.3 && !known_miss) {
+      if (pol >= 0.3) {
         EXPECT_LE(after, clean + 0.4 * (before - clean)) << file << " at " << pol;
         const std::string at = cv::format("%.4f,%.4f", c.x / in.image.cols, c.y / in.image.rows);
         const Frame kept = retouched(in, {{"polish", pol}, {"keep", at}});
@@ -370,6 +376,9 @@ TEST(Retouch, TimeAt1024x1280) {
               in.subject_face()->eye_distance(), ms[2], ms[0]);
   // Measured after the work moved to the face's region: 70-93 ms median
   // with the machine quiet (load < 2), 120-180 ms with it shared (load
-  // 3-5); 485 ms before (load ~3).
+  // 3-5); 485 ms before (load ~3). With the blemish finder's splitting,
+  // the soft knee and the taper near features: 125-141 ms against 113-131
+  // ms for the stage before them, run alternately on the shared machine
+  // (load 1.1-1.7).
   EXPECT_LT(ms[2], 1000) << "a regression guard; the target is 120 ms";
 }

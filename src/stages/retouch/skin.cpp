@@ -28,6 +28,13 @@ const int kCheekLeft[] = {280, 330, 266, 425, 411, 352};
 const int kBrowsRight[] = {156, 70, 63, 105, 66, 107, 55, 193, 35, 124, 46, 53, 52, 65};
 const int kBrowsLeft[] = {383, 300, 293, 334, 296, 336, 285, 417, 265, 353, 276, 283, 282, 295};
 const int kNoseBase[] = {48, 64, 98, 97, 2, 326, 327, 294, 278, 219, 439};  // alae and nostrils
+const int kEyeRight[] = {33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246};
+const int kEyeLeft[] = {263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466};
+const int kLipsOuter[] = {61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185};
+const int kNose[] = {168, 6,   197, 195, 5,   4,   1,  2,   98,  327,
+                     64,  294, 48,  278, 129, 358, 49, 279, 219, 439};  // bridge to alae
+const int kFaceOval[] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+                         152, 148, 176, 149, 150, 136, 172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
 
 // f(y) for every row, on the worker threads.
 template <class F>
@@ -309,20 +316,23 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     for (int i = r.start; i < r.end; ++i)
       (i == 0 ? B2 : i == 1 ? B8 : BL) = masked_blur(Pw, core, (i == 0 ? 2 : i == 1 ? 8 : 24) * s);
   });
-  // Where the skin is densely textured (stubble, a beard, the hairline,
-  // stray brow hairs) the texture is hair, not mottling: the bands stay.
+  // Where the skin is densely textured at the finest scale (stubble, a
+  // beard, the hairline, stray brow hairs, lashes, the rims of glasses)
+  // the texture is hair or an edge, not mottling: the bands stay. Measured
+  // on the fine band alone: a crease, a fold, the side of the nose are
+  // strong in the mid band but smooth at the finest scale, and are evened
+  // like any skin (their strong part gently, see the knee below).
   cv::Mat dense;
   {
     cv::Mat e(size, CV_32F);
     each_row(size.height, [&](int y) {
       const auto* b2 = B2.ptr<cv::Vec4f>(y);
-      const auto* b8 = B8.ptr<cv::Vec4f>(y);
       const auto* pp = P.ptr<cv::Vec4f>(y);
       const auto* k = core.ptr<float>(y);
       auto* o = e.ptr<float>(y);
       for (int x = 0; x < size.width; ++x) {
-        const float m = b2[x][0] - b8[x][0], f = pp[x][0] - b2[x][0];
-        o[x] = (m * m + f * f) * k[x];
+        const float f = pp[x][0] - b2[x][0];
+        o[x] = f * f * k[x];
       }
     });
     cv::Mat ew = masked_blur(e, core, 6 * s);
@@ -338,9 +348,11 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   const cv::Vec4f s_mid = spread(B2, B8, plain), s_low = spread(B8, BL, plain), s_fine = spread(P, B2, plain);
 
   // How much of the weak mid and low bands goes, per channel (lightness,
-  // then colour): mottling and blotches are mostly colour.
+  // then colour): mottling and blotches are mostly colour; the low band's
+  // lightness is the face's own shading (evened a little: it costs
+  // identity more than it polishes).
   const float a_mid[4] = {std::min(1.f, 1.6f * p), 0.9f * p, 0.9f * p, 0.9f * p};
-  const float a_low[4] = {0.25f * p, 0.5f * p, 0.5f * p, 0.5f * p};
+  const float a_low[4] = {0.1f * p, 0.5f * p, 0.5f * p, 0.5f * p};
   cv::Vec4f mid_lo, mid_inv, low_lo, low_inv;  // weak(): 1 - smoothstep(2.5 s, 6 s, |v|)
   for (int c = 0; c < 4; ++c)
     mid_lo[c] = 2.5f * s_mid[c], mid_inv[c] = 1.f / (3.5f * s_mid[c]), low_lo[c] = 2.5f * s_low[c],
@@ -349,29 +361,71 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     const float t = std::clamp((std::abs(v) - lo) * inv, 0.f, 1.f);
     return 1.f - t * t * (3 - 2 * t);
   };
+  // A soft knee: strong mid-band lightness (a crease, a fold, a mole's
+  // edge) is not kept whole but loses this share of what weak deviations
+  // lose, growing with polish to 0.3 at corporate and no further: at most
+  // a quarter of its contrast at corporate and 30% at full polish (dark
+  // side; the bright side two thirds of that), so it stays clearly
+  // visible. Spots the blemish finder keeps (moles, freckles, marks listed
+  // to keep) get this share back (Dk, below).
+  const float knee = 0.3f * std::min(1.f, 2 * p);
+  // The lightness of the mid and low bands is evened less toward the eyes,
+  // brows, nose and mouth, and not at all at them: the recogniser's view
+  // of a face lives there (measured: smoothing beside the nose cost most of
+  // the identity lost), and a retoucher leaves a feature's own modelling.
+  // (On a grid four times coarser: the taper is smooth at that scale.)
+  cv::Mat near_feature;
+  {
+    constexpr int kGrid = 4;
+    const cv::Size small((size.width + kGrid - 1) / kGrid, (size.height + kGrid - 1) / kGrid);
+    cv::Mat f8 = cv::Mat::zeros(small, CV_8U), dist, taper(small, CV_32F);
+    auto hull = [&](const std::vector<cv::Point2f>& pts) {
+      std::vector<cv::Point2f> h;
+      cv::convexHull(pts, h);
+      std::vector<cv::Point> q;
+      for (const auto& pt : h) q.emplace_back(cvRound(pt.x / kGrid), cvRound(pt.y / kGrid));
+      cv::fillPoly(f8, std::vector<std::vector<cv::Point>>{q}, cv::Scalar(255));
+    };
+    for (const auto& pts : {points(mesh, kEyeRight, o), points(mesh, kEyeLeft, o), points(mesh, kBrowsRight, o),
+                            points(mesh, kBrowsLeft, o), points(mesh, kNose, o), points(mesh, kLipsOuter, o)})
+      hull(pts);
+    cv::distanceTransform(~f8, dist, cv::DIST_L2, cv::DIST_MASK_5);
+    const float reach = 0.2f * ed / kGrid;
+    for (int y = 0; y < small.height; ++y)
+      for (int x = 0; x < small.width; ++x) taper.at<float>(y, x) = smoothstep(0.f, reach, dist.at<float>(y, x));
+    cv::resize(taper, near_feature, size, 0, 0, cv::INTER_LINEAR);
+  }
   // Only where the skin may be retouched (elsewhere the change is weighed
   // by 0).
-  cv::Mat D(size, CV_32FC4, cv::Scalar::all(0));
+  // Dk: the knee's part of the lightness change, taken back where the
+  // blemish finder keeps a spot (a mole, a freckle, a mark listed to keep).
+  cv::Mat D(size, CV_32FC4, cv::Scalar::all(0)), Dk(size, CV_32F, cv::Scalar(0));
   each_row(size.height, [&](int y) {
     const auto* w = W.ptr<float>(y);
     const auto* b2 = B2.ptr<cv::Vec4f>(y);
     const auto* b8 = B8.ptr<cv::Vec4f>(y);
     const auto* bl = BL.ptr<cv::Vec4f>(y);
     const auto* dn = dense.ptr<float>(y);
+    const auto* nf = near_feature.ptr<float>(y);
     auto* d = D.ptr<cv::Vec4f>(y);
+    auto* dk = Dk.ptr<float>(y);
     for (int x = 0; x < size.width; ++x) {
-      const float smooth_skin = 1.f - smoothstep(2.5f, 6.f, dn[x]);
+      const float smooth_skin = 1.f - smoothstep(4.f, 10.f, dn[x]);
       if (smooth_skin <= 0 || w[x] <= 0) continue;
       const cv::Vec4f m = b2[x] - b8[x], l = b8[x] - bl[x];
-      float wm[4];
+      float wm[4], kneed = 0;
       for (int c = 0; c < 4; ++c) {
         wm[c] = weak_of(m[c], mid_lo[c], mid_inv[c]);
+        if (c == 0) kneed = (1 - wm[c]) * knee, wm[c] += kneed;
         d[x][c] = -a_mid[c] * wm[c] * m[c] - a_low[c] * weak_of(l[c], low_lo[c], low_inv[c]) * l[c];
       }
       // A bright mid-band deviation is mostly the face's modelling (a
-      // cheekbone's light), a dark one mottling: the bright half as much.
-      if (m[0] > 0) d[x][0] += 0.5f * a_mid[0] * wm[0] * m[0];
+      // cheekbone's light), a dark one mottling: the bright two thirds as
+      // much.
+      if (m[0] > 0) d[x][0] += a_mid[0] * wm[0] * m[0] / 3;
+      d[x][0] *= nf[x];
       d[x] *= smooth_skin;
+      dk[x] = -a_mid[0] * kneed * m[0] * (m[0] > 0 ? 2.f / 3 : 1.f) * nf[x] * smooth_skin;
     }
   });
 
@@ -488,6 +542,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   // heal: how much of each pixel a healed spot replaces; heal_w: the skin
   // weight around it (a mole's own pixels may not be "skin" to the masks).
   cv::Mat heal = cv::Mat::zeros(size, CV_32F), heal_w = cv::Mat::zeros(size, CV_32F), healed_P;
+  cv::Mat kept = cv::Mat::zeros(size, CV_32F);  // where a spot is kept (and a margin): 0..1
   {
     const float d_max = ed * (0.04f + 0.12f * p);    // px: 0.04 eye distances untouched .. 0.16 at full polish
     const float d_remove = 0.25f * ed;               // the largest mark `remove` heals
@@ -523,21 +578,79 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       float d_limit;
     };
     std::vector<Candidate> cands;
+    // The face itself (the mesh's oval: not the ears, the neck or the chest).
+    cv::Mat face = cv::Mat::zeros(size, CV_8U);
+    {
+      std::vector<cv::Point> oval;
+      for (const auto& q : points(mesh, kFaceOval, o)) oval.emplace_back(cvRound(q.x), cvRound(q.y));
+      cv::fillPoly(face, std::vector<std::vector<cv::Point>>{oval}, cv::Scalar(255));
+    }
     auto collect = [&](const cv::Mat& dark, float d_limit, const cv::Mat& allowed) {
       // Seeds at the peak threshold: a spot beside a crease or a shadow stays
       // its own component.
       cv::Mat seeds = (dark > t_peak) & inside & allowed, labels, stats, cents;
-      const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
-      for (int i = 1; i < n; ++i) {
-        const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
-        const int area = stats.at<int>(i, 4);
+      // One component `m` (CV_8U on `box`) of `area` px at split `level`
+      // (0: as the seeds found it). A component too large for a spot, or a
+      // line, may be a spot joined to its surroundings by the skin's own
+      // texture or a strand of hair beside it: it is split, first by an
+      // opening with a disc of the smallest spot's size (thin strands
+      // vanish, round spots survive), then at rising darkness (texture
+      // falls away before a spot does), and each piece is judged on its
+      // own. A piece is a spot only on the face itself (not an ear's folds,
+      // the neck's jewellery) and only if what is at least half as dark as
+      // its darkest point, anywhere around it, is itself a spot's size and
+      // shape: the darkest stretch of a crease, the corner of the lips or
+      // a nostril's edge runs on at half its darkness, a spot does not.
+      const int k_split = std::max(3, 2 * int(0.5f * d_min) + 1);
+      const cv::Mat split_disc = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(k_split, k_split));
+      constexpr float kSplitStep = 2.f;  // the darkness a piece must pass doubles at each level after the first
+      constexpr int kSplitLevels = 4;    // t_peak (opened), 2, 4 and 8 times it
+      constexpr float kHalf = 0.5f;
+      auto spot_sized = [&](int w, int h, int area) {
         const float diam = 2.f * std::sqrt(area / float(CV_PI));
-        if (diam < d_min || std::max(box.width, box.height) > 1.6f * d_limit + 2) continue;
-        if (std::max(box.width, box.height) > 2.2f * diam + 2) continue;  // a line: a crease, a hair
-        cv::Mat m = labels(box) == i;
+        return std::max(w, h) <= 1.6f * d_limit + 2 &&
+               std::max(w, h) <= 2.2f * diam + 2;  // not a line (a crease, a hair)
+      };
+      auto consider = [&](const cv::Mat& m, const cv::Rect& box, int area, int level, auto& self) -> void {
+        if (2.f * std::sqrt(area / float(CV_PI)) < d_min) return;
+        if (level > 0 && !cv::countNonZero(face(box))) return;  // pieces are taken on the face only
+        bool whole = spot_sized(box.width, box.height, area);
         double peak = 0;
-        cv::minMaxLoc(dark(box), nullptr, &peak, nullptr, nullptr, m);
-        if (peak < t_peak) continue;
+        cv::Point pk;
+        cv::minMaxLoc(dark(box), nullptr, &peak, nullptr, &pk, m);
+        pk += box.tl();
+        if (whole) {
+          if (peak < t_peak) return;
+          if (level > 0) {
+            if (!face.at<uchar>(pk)) return;
+            // Flood-filled from the darkest point over what is at least
+            // kHalf as dark, in a window just wider than the largest spot.
+            const int R = int(1.6f * d_limit + 2) + 2;
+            const cv::Rect around = cv::Rect(pk.x - R, pk.y - R, 2 * R + 1, 2 * R + 1) & cv::Rect(cv::Point(), size);
+            cv::Mat fill_mask = cv::Mat::zeros(around.height + 2, around.width + 2, CV_8U);
+            cv::Rect b;
+            const int a = cv::floodFill(dark(around), fill_mask, pk - around.tl(), cv::Scalar(), &b,
+                                        cv::Scalar((1 - kHalf) * peak), cv::Scalar(1e9),
+                                        8 | cv::FLOODFILL_FIXED_RANGE | cv::FLOODFILL_MASK_ONLY | (255 << 8));
+            whole = spot_sized(b.width, b.height, a) && b.x > 0 && b.y > 0 && b.br().x < around.width &&
+                    b.br().y < around.height;
+          }
+        }
+        if (!whole) {
+          // Split at the next level: nothing of it would be left there.
+          if (level >= kSplitLevels || (level >= 1 && peak <= t_peak * std::pow(kSplitStep, float(level)))) return;
+          cv::Mat part = m, opened, sub, sub_stats, sub_cents;
+          if (level >= 1) part = m & (dark(box) > t_peak * std::pow(kSplitStep, float(level)));
+          cv::morphologyEx(part, opened, cv::MORPH_OPEN, split_disc);
+          const int ns = cv::connectedComponentsWithStats(opened, sub, sub_stats, sub_cents, 8, CV_32S);
+          for (int j = 1; j < ns; ++j) {
+            if (2.f * std::sqrt(sub_stats.at<int>(j, 4) / float(CV_PI)) < d_min) continue;
+            const cv::Rect b(sub_stats.at<int>(j, 0), sub_stats.at<int>(j, 1), sub_stats.at<int>(j, 2),
+                             sub_stats.at<int>(j, 3));
+            self(cv::Mat(sub(b) == j), b + box.tl(), sub_stats.at<int>(j, 4), level + 1, self);
+          }
+          return;
+        }
         Candidate c;
         c.box = box;
         const int pad = 3 * std::max(box.width, box.height) + 6;
@@ -550,12 +663,18 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
         c.core = cv::Mat::zeros(c.win.size(), CV_8U);
         cv::Mat(m & (dark(box) >= 0.5 * peak)).copyTo(c.core(in_win));
         const cv::Moments mo = cv::moments(c.core, true);
-        if (mo.m00 <= 0) continue;
+        if (mo.m00 <= 0) return;
         c.spot.centre = cv::Point2f(float(mo.m10 / mo.m00), float(mo.m01 / mo.m00)) + cv::Point2f(c.win.tl()) + o;
         c.spot.diameter = 2.f * std::sqrt(float(mo.m00) / float(CV_PI));
         c.spot.contrast = float(peak);
         c.d_limit = d_limit;
         cands.push_back(std::move(c));
+      };
+      const int n = cv::connectedComponentsWithStats(seeds, labels, stats, cents, 8, CV_32S);
+      for (int i = 1; i < n; ++i) {
+        if (2.f * std::sqrt(stats.at<int>(i, 4) / float(CV_PI)) < d_min) continue;
+        const cv::Rect box(stats.at<int>(i, 0), stats.at<int>(i, 1), stats.at<int>(i, 2), stats.at<int>(i, 3));
+        consider(cv::Mat(labels(box) == i), box, stats.at<int>(i, 4), 0, consider);
       }
     };
     collect(find(d_max), d_max, cv::Mat(size, CV_8U, cv::Scalar(255)));
@@ -632,6 +751,19 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       } else {
         sp.why = "pigment (darker than it is red: a mole, a freckle): kept";
       }
+      if (!sp.healed) {
+        // Kept: the spot and a margin of half its size, feathered.
+        const int m = std::max(2, int(std::lround(0.5f * sp.diameter)));
+        const double sig = std::max(0.7, 0.15 * sp.diameter);
+        const int r = m + int(std::ceil(3 * sig));
+        const cv::Rect around = cv::Rect(c.box.x - r, c.box.y - r, c.box.width + 2 * r, c.box.height + 2 * r) & c.win;
+        cv::Mat area, soft;
+        cv::dilate(c.mask(around - c.win.tl()), area,
+                   cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * m + 1, 2 * m + 1)));
+        cv::GaussianBlur(as_float(area), soft, cv::Size(), sig);
+        cv::Mat dst = kept(around);
+        cv::max(dst, soft, dst);
+      }
       if (sp.healed) {
         // Heal: the spot (and a margin) takes the skin around it, smoothly
         // filled, with fine texture borrowed from skin beside it.
@@ -698,6 +830,8 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     const auto* l = lin.ptr<cv::Vec3f>(y);
     const auto* w = W.ptr<float>(y);
     const auto* d = D.ptr<cv::Vec4f>(y);
+    const auto* dk = Dk.ptr<float>(y);
+    const auto* kp = kept.ptr<float>(y);
     const auto* h = heal.ptr<float>(y);
     const auto* hw = heal_w.ptr<float>(y);
     const auto* hp = healed_P.ptr<cv::Vec4f>(y);
@@ -706,6 +840,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     auto* am = amount_roi.ptr<float>(y);
     for (int x = 0; x < size.width; ++x) {
       cv::Vec4f dd = w[x] * d[x];
+      dd[0] -= w[x] * kp[x] * dk[x];
       if (h[x] > 0) dd = (1 - h[x]) * dd + h[x] * std::max(w[x], hw[x]) * (hp[x] - pp[x]);
       if (dd == cv::Vec4f()) continue;
       float big = std::abs(dd[0]);

@@ -7,7 +7,10 @@
 // - the mid band (blotches, mottling: about 2..8 px at an eye distance of
 //   100 px) and the low band (tone, 8..24 px) of lightness and colour are
 //   evened where they are weak; strong structure (creases, smile lines,
-//   moles, the edges of features) keeps its contrast;
+//   moles, the edges of features) keeps most of its contrast (a soft knee:
+//   a quarter goes at corporate, none on a spot the finder keeps); the
+//   lightness is evened less toward the eyes, brows, nose and mouth, and
+//   not where the finest band is dense (stubble, hair, lashes, glasses);
 // - the finest band (pores, freckles, fine lines) is kept;
 // - under-eye shadows are lifted part of the way toward the cheek's tone,
 //   their texture kept; specular shine on the skin is compressed.

@@ -7,6 +7,11 @@
 
 namespace likeness {
 
+// cv::resize(src, out, size, 0, 0, cv::INTER_AREA) for a reduction, by a
+// whole factor k first (OpenCV's fast area path) and by the remainder
+// after: `src`'s sides must be multiples of k (k <= 1: one resize).
+cv::Mat area_in_two_steps(const cv::Mat& src, int k, cv::Size size);
+
 // The photo reduced by `scale` (< 1) with area averaging, the fast way:
 // OpenCV averages by a whole factor k several times faster than by a
 // fractional one, so it goes by k first (the right and bottom edges cut to

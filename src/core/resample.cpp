@@ -6,20 +6,25 @@
 
 namespace likeness {
 
+cv::Mat area_in_two_steps(const cv::Mat& src, int k, cv::Size size) {
+  CV_Assert(k <= 1 || (src.cols % k == 0 && src.rows % k == 0));
+  cv::Mat out;
+  if (k <= 1) {
+    cv::resize(src, out, size, 0, 0, cv::INTER_AREA);
+    return out;
+  }
+  cv::Mat blocks;
+  cv::resize(src, blocks, cv::Size(src.cols / k, src.rows / k), 0, 0, cv::INTER_AREA);
+  cv::resize(blocks, out, size, 0, 0, cv::INTER_AREA);
+  return out;
+}
+
 cv::Mat reduce_area(const cv::Mat& src, double scale, double* sx, double* sy) {
   const cv::Size out(std::max(1, int(std::lround(src.cols * scale))), std::max(1, int(std::lround(src.rows * scale))));
   const int k = scale > 0 ? int(1.0 / scale) : 1;
-  cv::Mat small;
-  cv::Size used = src.size();
-  if (k >= 2 && src.cols >= 2 * k && src.rows >= 2 * k) {
-    used = cv::Size(src.cols / k * k, src.rows / k * k);
-    cv::Mat blocks;
-    cv::resize(src(cv::Rect(cv::Point(), used)), blocks, cv::Size(used.width / k, used.height / k), 0, 0,
-               cv::INTER_AREA);
-    cv::resize(blocks, small, out, 0, 0, cv::INTER_AREA);
-  } else {
-    cv::resize(src, small, out, 0, 0, cv::INTER_AREA);
-  }
+  const bool blocks = k >= 2 && src.cols >= 2 * k && src.rows >= 2 * k;
+  const cv::Size used = blocks ? cv::Size(src.cols / k * k, src.rows / k * k) : src.size();
+  const cv::Mat small = area_in_two_steps(src(cv::Rect(cv::Point(), used)), blocks ? k : 1, out);
   if (sx) *sx = double(out.width) / used.width;
   if (sy) *sy = double(out.height) / used.height;
   return small;
@@ -61,14 +66,7 @@ cv::Mat warp_reduced(const cv::Mat& src, const cv::Matx23d& m, cv::Size size, do
     return out;
   }
   const cv::Size reduced(std::max(1, int(std::lround(seen.width * f))), std::max(1, int(std::lround(seen.height * f))));
-  cv::Mat small;
-  if (k >= 2 && seen.width >= k && seen.height >= k) {
-    cv::Mat blocks;
-    cv::resize(src(seen), blocks, cv::Size(seen.width / k, seen.height / k), 0, 0, cv::INTER_AREA);
-    cv::resize(blocks, small, reduced, 0, 0, cv::INTER_AREA);
-  } else {
-    cv::resize(src(seen), small, reduced, 0, 0, cv::INTER_AREA);
-  }
+  const cv::Mat small = area_in_two_steps(src(seen), k >= 2 && seen.width >= k && seen.height >= k ? k : 1, reduced);
   // A reduced pixel q sits at source (q + 0.5) / f - 0.5 + seen's corner.
   const double fx = double(reduced.width) / seen.width, fy = double(reduced.height) / seen.height;
   const double ox = seen.x + 0.5 / fx - 0.5, oy = seen.y + 0.5 / fy - 0.5;

@@ -4,16 +4,11 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/parallel.hpp"
+
 namespace likeness {
 
 namespace {
-template <class F>
-void each_row(int rows, const F& f) {
-  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y) f(y);
-  });
-}
-
 cv::Mat box(const cv::Mat& m, int r) {
   cv::Mat out;
   cv::boxFilter(m, out, CV_32F, cv::Size(2 * r + 1, 2 * r + 1), cv::Point(-1, -1), true, cv::BORDER_REFLECT);

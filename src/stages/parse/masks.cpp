@@ -28,6 +28,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
+#include "likeness/parallel.hpp"
 
 namespace likeness {
 
@@ -54,14 +55,6 @@ cv::Mat polygon(cv::Size size, const std::vector<cv::Point3f>& mesh, const std::
   cv::Mat m;
   m8.convertTo(m, CV_32F, 1.0 / 255);
   return m;
-}
-
-// f(y) for every row, on the worker threads (rows are independent).
-template <class F>
-void each_row(int rows, const F& f) {
-  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y) f(y);
-  });
 }
 
 // A colour model: per-channel median and robust spread of Lab pixels.

@@ -6,18 +6,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
+#include "likeness/parallel.hpp"
 
 namespace likeness::relight {
 
 namespace {
-// f(y) for every row, on the worker threads (rows are independent).
-template <class F>
-void each_row(int rows, const F& f) {
-  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y) f(y);
-  });
-}
-
 constexpr float kPi = 3.14159265f;
 
 cv::Vec3f unit(cv::Vec3f v) {

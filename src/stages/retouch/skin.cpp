@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "likeness/error.hpp"
+#include "likeness/parallel.hpp"
 
 namespace likeness::retouch {
 
@@ -35,14 +36,6 @@ const int kNose[] = {168, 6,   197, 195, 5,   4,   1,  2,   98,  327,
                      64,  294, 48,  278, 129, 358, 49, 279, 219, 439};  // bridge to alae
 const int kFaceOval[] = {10,  338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
                          152, 148, 176, 149, 150, 136, 172, 58,  132, 93,  234, 127, 162, 21,  54,  103, 67,  109};
-
-// f(y) for every row, on the worker threads.
-template <class F>
-void each_row(int rows, const F& f) {
-  cv::parallel_for_(cv::Range(0, rows), [&](const cv::Range& r) {
-    for (int y = r.start; y < r.end; ++y) f(y);
-  });
-}
 
 cv::Point2f at(const std::vector<cv::Point3f>& mesh, int i) { return {mesh[i].x, mesh[i].y}; }
 

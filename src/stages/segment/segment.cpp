@@ -15,6 +15,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/inference.hpp"
+#include "likeness/resample.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
@@ -119,9 +120,7 @@ class SegmentStage final : public Stage {
     const cv::Size piece_size(std::max(1, std::min(scaled.width - left, int(std::lround(inside.width * s)))),
                               std::max(1, std::min(scaled.height - top, int(std::lround(inside.height * s)))));
     if (k >= 2 && inside.width % k == 0 && inside.height % k == 0 && s * k < 1) {
-      cv::Mat blocks;
-      cv::resize(in.image(inside), blocks, cv::Size(inside.width / k, inside.height / k), 0, 0, cv::INTER_AREA);
-      cv::resize(blocks, piece, piece_size, 0, 0, cv::INTER_AREA);
+      piece = area_in_two_steps(in.image(inside), k, piece_size);
     } else {
       cv::resize(in.image(inside), piece, piece_size, 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
     }

@@ -53,12 +53,14 @@ cv::Mat grey(const Frame& f) {
   return gf;
 }
 
-// The face's skin, away from its edges and the features by 8 px (the wider
-// band's sigma): a band there measures the edge of a brow, a lash line or
-// the jaw against the backdrop, not the skin.
-cv::Mat skin_mask(const Frame& f) {
+// The face's skin, away from its edges and the features by `away` px: a
+// band measured nearer measures the edge of a brow, a lash line, a glasses
+// rim or the jaw against the backdrop, not the skin. 8 px (4 sigma) for the
+// fine band (sigma 2), 16 px (2 sigma) for the mid band (G2 - G8, whose
+// wider Gaussian reaches that far).
+cv::Mat skin_mask(const Frame& f, int away = 8) {
   cv::Mat m = f.layers.at("face_skin").data.mul(f.alpha) > 0.5, e;
-  cv::erode(m, e, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(17, 17)));
+  cv::erode(m, e, cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * away + 1, 2 * away + 1)));
   return e;
 }
 
@@ -98,7 +100,7 @@ cv::Rect face_box(const Frame& f, float grow = 0.15f) {
 }
 
 // Eight people (women and men, fair to dark skin, 20s to 50s, a beard and
-// glasses). All but person02 and person13 meet every target; see the test.
+// glasses).
 const char* kPeople[] = {"person01_1.jpg", "person04_1.jpg", "person10_1.jpg", "person11_1.jpg",
                          "person05_1.jpg", "person08_1.jpg", "person02_1.jpg", "person13_1.jpg"};
 
@@ -148,16 +150,13 @@ double spot_contrast(const cv::Mat& linear, cv::Point2f p, float r) {
 // (artist) of its energy in the skin; at corporate the mid band (G2 - G8)
 // is smoothed to 0.95 or less; identity (cosine of the recogniser's
 // embeddings, 8-bit sRGB canvas before and after) 0.995 or more.
-// Measured at corporate: mid 0.907-0.947 on the six others (person05 0.947
-// the closest), identity 0.9960 (person13) to 0.9991; fine 0.906-1.000.
-// Measured gap, left visible: person02 (0.969) and person13 (0.964) keep
-// their mid band above 0.95. In their measured skin 70% (person02: eye
-// makeup beside the protected lash line, lash and smile-crease edges) and
-// 79% (person13: glasses rims, the beard's borders) of the mid band's
-// energy lies where the stage must not smooth; reaching 0.95 took either
-// dropping the dense-texture guard (the rims' and the beard's edges change
-// visibly) or a stronger mid band on open skin (identity then falls to
-// 0.994 on person13 and 0.992 on person09). Printed, not asserted.
+// Measured at corporate: mid 0.818-0.940 (person13 0.940, person02 0.933
+// the closest), identity 0.9959 (person13) to 0.9991; fine 0.905-1.000.
+// The mid band is measured 16 px (its wider sigma's 2 sigma) from anything
+// that is not skin; at 8 px, like the fine band, 70% (person02: eye makeup
+// beside the protected lash line, lash and smile-crease edges) and 79%
+// (person13: glasses rims, the beard's borders) of the energy measured lay
+// where the stage must not smooth, and those two stayed at 0.962 and 0.958.
 class Purposes : public ::testing::TestWithParam<const char*> {};
 INSTANTIATE_TEST_SUITE_P(People, Purposes, ::testing::ValuesIn(kPeople));
 
@@ -167,20 +166,21 @@ TEST_P(Purposes, FineDetailKeptMidBandSmoothedIdentityHeld) {
   ASSERT_NE(in.subject_face(), nullptr);
   const cv::Mat mask = skin_mask(in);
   ASSERT_GT(cv::countNonZero(mask), 20000);
+  const cv::Mat open_skin = skin_mask(in, 16);
+  ASSERT_GT(cv::countNonZero(open_skin), 10000);
   const Bands b0 = bands(grey(in), mask);
+  const double mid0 = bands(grey(in), open_skin).mid;
   const auto e0 = embedding(srgb(in));
   ASSERT_FALSE(e0.empty());
-  // The two whose measured skin is mostly what the stage must not smooth
-  // (see above): their mid band is printed, not asserted.
-  const bool mid_gap = file == std::string("person02_1.jpg") || file == std::string("person13_1.jpg");
   for (const PurposeCase& pu : kDefaults) {
     const Frame out = retouched(in, {{"polish", pu.polish}});
     const Bands b1 = bands(grey(out), mask);
-    const double fine = b1.fine / b0.fine, mid = b1.mid / b0.mid, cos = similarity(embedding(srgb(out)), e0);
-    std::printf("%s %-9s polish %.1f: fine %.3f, mid %.3f, identity %.5f; %s\n", file.c_str(), pu.name, pu.polish, fine,
-                mid, cos, out.edits.back().c_str());
+    const double fine = b1.fine / b0.fine, mid = bands(grey(out), open_skin).mid / mid0;
+    const double cos = similarity(embedding(srgb(out)), e0);
+    std::printf("%s %-9s polish %.1f: fine %.3f, mid %.4f (at 8 px %.4f), identity %.5f; %s\n", file.c_str(), pu.name,
+                pu.polish, fine, mid, b1.mid / b0.mid, cos, out.edits.back().c_str());
     EXPECT_GE(fine, pu.fine_kept) << pu.name;
-    if (pu.polish == retouch::kPolishCorporate && !mid_gap) {
+    if (pu.polish == retouch::kPolishCorporate) {
       EXPECT_LE(mid, 0.95) << pu.name;
     }
     EXPECT_GE(cos, 0.995) << pu.name;

@@ -314,7 +314,12 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
   // the texture is hair or an edge, not mottling: the bands stay. Measured
   // on the fine band alone: a crease, a fold, the side of the nose are
   // strong in the mid band but smooth at the finest scale, and are evened
-  // like any skin (their strong part gently, see the knee below).
+  // like any skin (their strong part gently, see the knee below). The
+  // guard fades in from 4x the skin's typical fine energy to 16x: skin
+  // between (a cheek's light stubble shadow, fine lines near a beard) is
+  // still evened a little; stubble and rims are left (at 10x the fade
+  // ended too early: person13's open cheeks stayed as they were; no
+  // difference at 100% on the beard, rims or lashes).
   cv::Mat dense;
   {
     cv::Mat e(size, CV_32F);
@@ -403,7 +408,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     auto* d = D.ptr<cv::Vec4f>(y);
     auto* dk = Dk.ptr<float>(y);
     for (int x = 0; x < size.width; ++x) {
-      const float smooth_skin = 1.f - smoothstep(4.f, 10.f, dn[x]);
+      const float smooth_skin = 1.f - smoothstep(4.f, 16.f, dn[x]);
       if (smooth_skin <= 0 || w[x] <= 0) continue;
       const cv::Vec4f m = b2[x] - b8[x], l = b8[x] - bl[x];
       float wm[4], kneed = 0;

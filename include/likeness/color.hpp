@@ -2,6 +2,9 @@
 // in float linear light; the photo arrives and leaves as 8-bit sRGB, converted
 // once each way. The conversions are exact inverses on 8-bit values.
 #pragma once
+
+#include <cstdint>
+#include <cstring>
 #include <opencv2/core.hpp>
 
 namespace likeness {
@@ -15,6 +18,19 @@ cv::Mat linear_to_srgb8(const cv::Mat& linear);
 // faster (a table for the sRGB curve, every row on the worker threads).
 cv::Mat srgb8_to_lab(const cv::Mat& bgr8);
 // One value each way (for colours from parameters).
+// The cube root of a positive float to within 2e-6 (a bit-level first
+// guess and two Newton steps; 0.0003 of an L* unit): CIELAB's f(t) several times faster than
+// std::cbrt.
+inline float cube_root(float x) {
+  uint32_t i;
+  std::memcpy(&i, &x, 4);
+  i = i / 3 + 709921077u;
+  float y;
+  std::memcpy(&y, &i, 4);
+  y = (2 * y + x / (y * y)) * (1.f / 3);
+  y = (2 * y + x / (y * y)) * (1.f / 3);
+  return y;
+}
 float srgb_to_linear(float srgb01);
 float linear_to_srgb(float linear01);
 // A BGR colour (0..255 sRGB) as linear light.

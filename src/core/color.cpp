@@ -60,7 +60,7 @@ cv::Mat srgb8_to_lab(const cv::Mat& bgr8) {
   constexpr float kX[3] = {0.180423f / 0.950456f, 0.357580f / 0.950456f, 0.412453f / 0.950456f};
   constexpr float kY[3] = {0.072169f, 0.715160f, 0.212671f};
   constexpr float kZ[3] = {0.950227f / 1.088754f, 0.119193f / 1.088754f, 0.019334f / 1.088754f};
-  auto f = [](float t) { return t > 0.008856f ? std::cbrt(t) : 7.787f * t + 16.f / 116.f; };
+  auto f = [](float t) { return t > 0.008856f ? cube_root(t) : 7.787f * t + 16.f / 116.f; };
   cv::parallel_for_(cv::Range(0, bgr8.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const cv::Vec3b* s = bgr8.ptr<cv::Vec3b>(y);

@@ -186,25 +186,44 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
 
   // Skin: the oval away from the features (grown by a margin) and its rim.
   cv::Mat features = cv::max(cv::Mat(cv::max(eyes, brows)), cv::Mat(cv::max(lips, mouth)));
-  cv::Mat sample_skin;
+  // Every distance the masks are read from, as distance transforms (linear
+  // time, what a disc's erosion or dilation would test), the five side by
+  // side on the threads. Those about the oval's inside and the features
+  // are only read on the face: they run on the face's box (the features
+  // and the oval lie inside it, so the distances there are the same).
+  //   in_oval: inside the oval, to its edge; from_features: to the nearest
+  //   feature; from_oval: outside the oval, to it (everywhere: the hair's
+  //   and the skin's priors fade with it); near_eyes, near_lips: to the
+  //   eyes and brows, to the lips and mouth.
+  cv::Mat in_oval(size, CV_32F, cv::Scalar(0)), from_features(size, CV_32F, cv::Scalar(1e6f)), from_oval,
+      near_eyes(size, CV_32F, cv::Scalar(1e6f)), near_lips(size, CV_32F, cv::Scalar(1e6f));
   {
-    // Farther than 3 units inside the oval and from every feature: the
-    // distance transforms (linear time) of what a disc's erosion and
-    // dilation would test.
-    cv::Mat in_oval, from_features;
-    cv::distanceTransform(oval > 0.5, in_oval, cv::DIST_L2, cv::DIST_MASK_5);
-    cv::distanceTransform(features < 0.5, from_features, cv::DIST_L2, cv::DIST_MASK_5);
-    sample_skin = (in_oval > 3 * unit) & (from_features > 3 * unit) & (person > 0.5);
+    cv::Rect box = cv::boundingRect(oval > 0) | cv::boundingRect(features > 0);
+    const int margin = 4 * unit + 2;
+    box = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) &
+          cv::Rect(cv::Point(), size);
+    const cv::Mat eyes_brows = cv::max(eyes, brows), lips_mouth = lips + mouth;
+    cv::parallel_for_(cv::Range(0, 5), [&](const cv::Range& r) {
+      for (int i = r.start; i < r.end; ++i) {
+        auto dt = [&](const cv::Mat& zero_where, cv::Mat& to) {
+          cv::Mat d;
+          cv::distanceTransform(zero_where, d, cv::DIST_L2, cv::DIST_MASK_5);
+          d.copyTo(to(box));
+        };
+        if (i == 0) cv::distanceTransform(oval < 0.5, from_oval, cv::DIST_L2, cv::DIST_MASK_5);
+        if (i == 1) dt(oval(box) > 0.5, in_oval);
+        if (i == 2) dt(features(box) < 0.5, from_features);
+        if (i == 3) dt(eyes_brows(box) < 0.5, near_eyes);
+        if (i == 4) dt(lips_mouth(box) < 0.5, near_lips);
+      }
+    });
   }
+  // Farther than 3 units inside the oval and from every feature.
+  const cv::Mat sample_skin = (in_oval > 3 * unit) & (from_features > 3 * unit) & (person > 0.5);
   const ColorModel skin = fit(pixels(lab, sample_skin), {12.f, 3.f, 3.f});
 
   // Distance from the face's oval, in face widths.
-  cv::Mat from_oval;
-  {
-    cv::Mat outside_oval = oval < 0.5;
-    cv::distanceTransform(outside_oval, from_oval, cv::DIST_L2, cv::DIST_MASK_5);
-    from_oval /= std::max(1.f, fw);
-  }
+  from_oval /= std::max(1.f, fw);
   cv::Mat skin_like(size, CV_32F);
   each_row(size.height, [&](int y) {
     const auto* l = lab.ptr<cv::Vec3f>(y);
@@ -307,15 +326,13 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
   //   face height and a half below the chin, unlikely on the face (a
   //   fringe, a beard) and never in the eye and mouth area; clothing: below
   //   the chin, fading out above it (a collar, a hat).
-  // (A disc's dilation of a mask, read from its distance transform in
-  // linear time: 1 within r of it, a pixel's ramp at r.)
-  auto near = [&](const cv::Mat& m, int r) {
-    cv::Mat d;
-    cv::distanceTransform(m < 0.5, d, cv::DIST_L2, cv::DIST_MASK_5);
+  // (A disc's dilation of a mask, read from its distance transform: 1
+  // within r of it, a pixel's ramp at r.)
+  auto near = [&](const cv::Mat& d, int r) {
     cv::Mat out = (r + 0.5) - d;
     return cv::Mat(cv::min(cv::max(out, 0.0), 1.0));
   };
-  const cv::Mat near_features = near(cv::max(eyes, brows), 2 * unit) + near(lips + mouth, unit);
+  const cv::Mat near_features = near(near_eyes, 2 * unit) + near(near_lips, unit);
   cv::Mat post[3];
   for (auto& m : post) m = cv::Mat::zeros(size, CV_32F);
   each_row(size.height, [&](int y) {
@@ -349,7 +366,9 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
     }
   });
   const double sigma = std::max(1.0, 0.6 * unit);
-  for (auto& m : post) cv::GaussianBlur(m, m, cv::Size(), sigma);
+  cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& r) {
+    for (int i = r.start; i < r.end; ++i) cv::GaussianBlur(post[i], post[i], cv::Size(), sigma);
+  });
 
   cv::Mat& face_skin = out["face_skin"];
   cv::Mat& body_skin = out["body_skin"];

@@ -107,13 +107,15 @@ Look scaled(const Look& look, float s) {
 SkinReading read_skin(const cv::Mat& linear_bgr, const cv::Mat& skin, const cv::Mat& subject) {
   SkinReading r;
   if (skin.empty() || linear_bgr.empty()) return r;
-  std::vector<float> v, L, top;
+  // Luminance only: the quantiles read below are of monotonic functions
+  // of it (v = Y^(1/2.2), L*), taken of the luminance's own quantile.
+  std::vector<float> Y, top;
   if (!subject.empty())
     for (int y = 0; y < subject.rows; ++y) {
       const float* m = subject.ptr<float>(y);
       const cv::Vec3f* c = linear_bgr.ptr<cv::Vec3f>(y);
       for (int x = 0; x < subject.cols; ++x)
-        if (m[x] >= 0.5f) top.push_back(lstar(std::max(0.f, luminance(c[x]))));
+        if (m[x] >= 0.5f) top.push_back(std::max(0.f, luminance(c[x])));
     }
   cv::Vec3d sum(0, 0, 0);
   double weight = 0;
@@ -122,14 +124,12 @@ SkinReading read_skin(const cv::Mat& linear_bgr, const cv::Mat& skin, const cv::
     const cv::Vec3f* c = linear_bgr.ptr<cv::Vec3f>(y);
     for (int x = 0; x < skin.cols; ++x) {
       if (m[x] < 0.5f) continue;
-      const float Y = std::max(0.f, luminance(c[x]));
-      v.push_back(std::pow(Y, 1 / 2.2f));
-      L.push_back(lstar(Y));
+      Y.push_back(std::max(0.f, luminance(c[x])));
       sum += cv::Vec3d(c[x]) * double(m[x]);
       weight += m[x];
     }
   }
-  r.pixels = int(v.size());
+  r.pixels = int(Y.size());
   if (r.pixels < 200) return r;
   r.found = true;
   auto nth = [](std::vector<float>& x, double q) {
@@ -137,9 +137,9 @@ SkinReading read_skin(const cv::Mat& linear_bgr, const cv::Mat& skin, const cv::
     std::nth_element(x.begin(), it, x.end());
     return *it;
   };
-  r.lightness = nth(v, 0.5);
-  r.highlight_L = nth(L, 0.95);
-  if (!top.empty()) r.subject_top_L = nth(top, 0.995);
+  r.lightness = std::pow(nth(Y, 0.5), 1 / 2.2f);
+  r.highlight_L = lstar(nth(Y, 0.95));
+  if (!top.empty()) r.subject_top_L = lstar(nth(top, 0.995));
   const cv::Vec3f lab = lab_of(cv::Vec3f(sum / weight));
   r.L = lab[0], r.a = lab[1], r.b = lab[2];
   r.hue = float(std::atan2(r.b, r.a) * 180 / CV_PI);

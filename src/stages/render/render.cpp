@@ -9,6 +9,7 @@
 // the backdrop to fill.
 #include <cmath>
 #include <cstdio>
+#include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
@@ -234,18 +235,24 @@ class RenderStage final : public Stage {
     out.image = srgb_to_linear(canvas8);
     out.outside = cv::Mat(H, W, CV_8U, cv::Scalar(255));
     out.outside(dst).setTo(0);
-    if (!in.person.empty()) {
-      cv::warpAffine(in.person.data, out.alpha, in.person.to(plan.output_from_source()), plan.canvas, cv::INTER_LINEAR,
-                     cv::BORDER_CONSTANT, cv::Scalar(0));
-      out.alpha.setTo(0, out.outside);
-    }
+    // The person's matte and every layer brought onto the canvas, side by
+    // side on the threads (one warp uses them poorly at this size).
+    std::vector<std::pair<const Layer*, cv::Mat*>> warps;
+    if (!in.person.empty()) warps.emplace_back(&in.person, &out.alpha);
     for (const auto& [name, layer] : in.layers) {
       Layer& l = out.layers[name];
-      cv::warpAffine(layer.data, l.data, layer.to(plan.output_from_source()), plan.canvas, cv::INTER_LINEAR,
-                     cv::BORDER_CONSTANT, cv::Scalar(0));
-      l.data.setTo(0, out.outside);
       l.from_source = plan.output_from_source();
+      warps.emplace_back(&layer, &l.data);
     }
+    cv::parallel_for_(cv::Range(0, int(warps.size())), [&](const cv::Range& r) {
+      for (int i = r.start; i < r.end; ++i) {
+        const Layer& from = *warps[i].first;
+        cv::Mat& to = *warps[i].second;
+        cv::warpAffine(from.data, to, from.to(plan.output_from_source()), plan.canvas, cv::INTER_LINEAR,
+                       cv::BORDER_CONSTANT, cv::Scalar(0));
+        to.setTo(0, out.outside);
+      }
+    });
     for (const Face& f : in.faces) {
       Face g = f;
       const cv::Point2f tl = plan.to_output(f.box.tl());

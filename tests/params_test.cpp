@@ -1,7 +1,11 @@
 // Parameter declarations, validation messages, recipes and their keys.
 #include <gtest/gtest.h>
 
+#include <functional>
+
+#include "likeness/data.hpp"
 #include "likeness/error.hpp"
+#include "likeness/purpose.hpp"
 #include "likeness/recipe.hpp"
 #include "likeness/studio.hpp"
 
@@ -211,4 +215,85 @@ TEST(Prompt, PurposesDiffer) {
   EXPECT_EQ(plan_prompt("", "ecommerce").params["backdrop"]["style"], "solid");
   EXPECT_NE(plan_prompt("", "nonprofit").params["backdrop"]["color"],
             plan_prompt("", "corporate").params["backdrop"]["color"]);
+}
+
+// Purposes are data (data/purposes/*.json), one list for the whole code base.
+TEST(Purposes, EveryDataFileIsValidAndNamedOnce) {
+  const std::vector<std::string> names = purpose_names();
+  const std::vector<std::string> want = {"corporate", "nonprofit", "artist", "ecommerce", "social", "actor", "dating"};
+  EXPECT_EQ(names, want);
+  for (const Purpose& p : purposes()) {
+    SCOPED_TRACE(p.name);
+    EXPECT_FALSE(p.summary.empty());
+    // Each stage's parameters resolve against its declarations.
+    for (const auto& [id, params] : p.stages.items())
+      EXPECT_NO_THROW(resolve_params(id, find_stage(id).params(), params)) << id;
+    // A square profile picture of at least 800 px, a 4:5 and a 2:3 print size.
+    auto has = [&](int w, int h, int min_side) {
+      return std::any_of(p.sizes.begin(), p.sizes.end(), [&](const OutputSize& o) {
+        return o.width * h == o.height * w && std::min(o.width, o.height) >= min_side;
+      });
+    };
+    EXPECT_TRUE(has(1, 1, 800));
+    EXPECT_TRUE(has(4, 5, 1));
+    EXPECT_TRUE(has(2, 3, 1));
+  }
+  EXPECT_EQ(find_purpose("casting").name, "actor");
+  try {
+    find_purpose("linkedin");
+    ADD_FAILURE() << "an unknown purpose was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::usage);
+    EXPECT_NE(std::string(e.what()).find("corporate, nonprofit, artist"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Purposes, EachProducesItsDocumentedDefaults) {
+  for (const Purpose& p : purposes()) {
+    const PromptPlan plan = plan_prompt("", p.name);
+    EXPECT_EQ(plan.params, p.stages) << p.name;
+    EXPECT_TRUE(plan.not_applied.empty()) << p.name;
+  }
+  auto polish = [](const char* n) { return find_purpose(n).stages["retouch"]["polish"].get<double>(); };
+  EXPECT_LT(polish("artist"), polish("corporate"));
+  EXPECT_EQ(polish("actor"), 0.0);  // casting: no retouch
+  EXPECT_EQ(find_purpose("actor").stages["relight"]["pattern"], "none");
+  EXPECT_EQ(find_purpose("dating").stages["grade"]["look"], "warm");
+}
+
+// A broken purpose file is refused at load, naming the file and the fault.
+TEST(Purposes, ABrokenFileIsRefusedWithItsFault) {
+  const std::string good = std::string(data_files_under("purposes/corporate.json").at(0).text);
+  auto verdict = [&](const std::function<void(json&)>& edit, const std::string& file = "purposes/corporate.json") {
+    json j = json::parse(good);
+    edit(j);
+    try {
+      parse_purpose(file, j.dump());
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::internal);
+      EXPECT_NE(std::string(e.what()).find("data/" + file), std::string::npos) << e.what();
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  auto says = [](const std::string& v, const char* what) { return v.find(what) != std::string::npos; };
+  EXPECT_EQ(verdict([](json&) {}), "accepted");  // the control
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"]["retouch"]["polish"] = 1.5; }), "polish");
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"]["backdrop"]["style"] = "beach"; }), "style");
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"]["relight"]["colour"] = "warm"; }), "colour");
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"]["lens"] = json::object(); }), "no stage 'lens'");
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"].erase("grade"); }), "states no 'grade'");
+  EXPECT_PRED2(says, verdict([](json& j) { j["sizes"].erase(0); }), "no square profile size");
+  EXPECT_PRED2(says, verdict([](json& j) { j["sizes"][0]["width"] = j["sizes"][0]["height"] = 640; }),
+               "no square profile size");
+  EXPECT_PRED2(says, verdict([](json& j) { j["sizes"].erase(2); }), "no 2:3");
+  EXPECT_PRED2(says, verdict([](json& j) { j["stages"]["frame"]["width"] = 800; }), "frame's size");
+  EXPECT_PRED2(says, verdict([](json& j) { j["slogan"] = "x"; }), "unknown field 'slogan'");
+  EXPECT_PRED2(says, verdict([](json&) {}, "purposes/linkedin.json"), "not its file's name");
+  try {
+    parse_purpose("purposes/x.json", "{ not json");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not JSON"), std::string::npos) << e.what();
+  }
 }

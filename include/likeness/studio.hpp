@@ -6,11 +6,10 @@
 #include "likeness/c2pa.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
+#include "likeness/purpose.hpp"
 #include "likeness/recipe.hpp"
 
 namespace likeness {
-
-inline constexpr const char* kPurposes[] = {"corporate", "nonprofit", "artist", "ecommerce", "social"};
 
 // What a prompt and purpose ask of the stages, and what of the prompt could
 // not be honoured yet (reported, never silently dropped).

@@ -5,39 +5,12 @@
 #include <regex>
 
 #include "likeness/error.hpp"
+#include "likeness/purpose.hpp"
 #include "likeness/studio.hpp"
-#include "stages/retouch/skin.hpp"
 
 namespace likeness {
 
 namespace {
-struct Preset {
-  const char* style;
-  const char* color;
-  const char* color2;
-  const char* crop;
-  const char* look;  // the grade
-  double strength;
-  const char* light;  // the relight's pattern
-  double light_strength;
-};
-
-const std::map<std::string, Preset>& presets() {
-  static const std::map<std::string, Preset> p = {
-      // cool slate, polished: a touch of contrast; lit as the backdrop's light falls
-      {"corporate", {"gradient", "#3c4650", "#75818c", "head-and-shoulders", "natural", 1.0, "match", 0.5}},
-      // warm, approachable: half the warm grade, soft morning light
-      {"nonprofit", {"gradient", "#6b5a4b", "#b09a83", "head-and-shoulders", "warm", 0.5, "soft-morning", 0.4}},
-      // low-key charcoal; the photo's colour and light kept, half the natural contrast
-      {"artist", {"gradient", "#242424", "#4d4d4d", "head-and-shoulders", "natural", 0.5, "none", 0.0}},
-      // clean white, open frontal light
-      {"ecommerce", {"solid", "#f2f2f2", "#ffffff", "head-and-shoulders", "natural", 1.0, "high-key", 0.5}},
-      // soft blue, lit as the backdrop's light falls
-      {"social", {"gradient", "#5d7897", "#a3b9d0", "headshot", "natural", 1.0, "match", 0.5}},
-  };
-  return p;
-}
-
 const std::map<std::string, std::string>& colours() {
   static const std::map<std::string, std::string> c = {
       {"navy", "#1f2a44"},   {"charcoal", "#333638"}, {"grey", "#7a7f85"},   {"gray", "#7a7f85"},  {"white", "#f2f2f2"},
@@ -67,18 +40,10 @@ std::string shade(const std::string& hex, double factor) {
 }  // namespace
 
 PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
-  auto it = presets().find(purpose);
-  if (it == presets().end())
-    throw Error(ErrorCode::usage,
-                "unknown purpose '" + purpose + "' (corporate, nonprofit, artist, ecommerce, social)");
-  const Preset& pre = it->second;
+  const Purpose& pre = find_purpose(purpose);
   PromptPlan plan;
-  plan.params["backdrop"] = {{"style", pre.style}, {"color", pre.color}, {"color2", pre.color2}};
-  plan.params["frame"] = {{"crop", pre.crop}};
-  plan.params["grade"] = {{"look", pre.look}, {"strength", pre.strength}};
-  plan.params["relight"] = {{"pattern", pre.light}, {"strength", pre.light_strength}};
-  plan.params["retouch"] = {{"polish", retouch::purpose_polish(purpose)}};
-  plan.applied.push_back("purpose '" + purpose + "' preset");
+  plan.params = pre.stages;
+  plan.applied.push_back("purpose '" + pre.name + "' preset (data/" + pre.file + ")");
 
   std::string lower = prompt;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });

@@ -116,6 +116,17 @@ void print_shoot(const json& report, const std::string& out_dir) {
 
 int main(int argc, char** argv) {
   tune_process_memory();
+  // A purpose by name or alias (data/purposes/), refused with the list.
+  const CLI::Validator purpose_check(
+      [](std::string& v) {
+        try {
+          v = find_purpose(v).name;
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      },
+      "PURPOSE");
   CLI::App app{"likeness — professional portraits from your own photos, refined, never replaced.\n" +
                std::string(kExitCodes)};
   app.set_version_flag("--version", std::string("likeness ") + LIKENESS_VERSION);
@@ -136,8 +147,7 @@ int main(int argc, char** argv) {
   shoot_cmd->add_option("--subject", so.subject, "The person's id in the consent records (likeness consent grant)");
   shoot_cmd->add_option("--out", so.out_dir, "Output folder")->required();
   shoot_cmd->add_option("--prompt", so.prompt, "What you want: \"navy backdrop, head-and-shoulders\"");
-  shoot_cmd->add_option("--purpose", so.purpose, "corporate, nonprofit, artist, ecommerce or social")
-      ->check(CLI::IsMember({"corporate", "nonprofit", "artist", "ecommerce", "social"}));
+  shoot_cmd->add_option("--purpose", so.purpose, "What the portraits are for: " + purpose_list())->check(purpose_check);
   shoot_cmd->add_option("--count", so.count, "Number of portraits")->check(CLI::Range(1, 20));
   shoot_cmd->add_option("--size", size, "Output size WIDTHxHEIGHT (default 1024x1280)");
   shoot_cmd
@@ -198,7 +208,9 @@ int main(int argc, char** argv) {
       "One photo through every light, wardrobe colour, polish level, grain and grade, with 100% crops of skin");
   sheet_cmd->add_option("PHOTO", sheet_in, "Photo")->required();
   sheet_cmd->add_option("OUT", sheet_out, "Contact sheet .jpg or .png")->required();
-  sheet_cmd->add_option("--purpose", sheet_purpose, "The purpose whose default recipe every tile varies");
+  sheet_cmd
+      ->add_option("--purpose", sheet_purpose, "The purpose whose default recipe every tile varies: " + purpose_list())
+      ->check(purpose_check);
   sheet_cmd->add_option("--size", sheet_size, "Each portrait's size WIDTHxHEIGHT (default 512x640)");
 
   // upscale
@@ -269,6 +281,10 @@ int main(int argc, char** argv) {
   // stages
   bool stages_json = false;
   auto* stages_cmd = app.add_subcommand("stages", "List the pipeline's stages and parameters");
+  bool purposes_json = false;
+  auto* purposes_cmd =
+      app.add_subcommand("purposes", "List the purposes (data/purposes/*.json): each one's look and output sizes");
+  purposes_cmd->add_flag("--json", purposes_json, "Every purpose as JSON");
   stages_cmd->add_flag("--json", stages_json, "JSON schema of every stage");
 
   // models
@@ -561,6 +577,43 @@ int main(int argc, char** argv) {
             std::printf("  %-14s %-8s %-40s default %s\n      %s\n", p.key.c_str(), p.type_name().c_str(),
                         p.allowed().c_str(), p.default_value.dump().c_str(), p.help.c_str());
         }
+      }
+      return 0;
+    }
+    if (*purposes_cmd) {
+      json all = json::array();
+      for (const Purpose& pu : purposes()) {
+        json sizes = json::array();
+        for (const OutputSize& o : pu.sizes)
+          sizes.push_back({{"name", o.name}, {"width", o.width}, {"height", o.height}});
+        all.push_back({{"name", pu.name},
+                       {"aliases", pu.aliases},
+                       {"summary", pu.summary},
+                       {"why", pu.why},
+                       {"stages", pu.stages},
+                       {"sizes", sizes},
+                       {"file", "data/" + pu.file}});
+      }
+      if (purposes_json) {
+        std::cout << all.dump(2) << "\n";
+        return 0;
+      }
+      for (const json& pu : all) {
+        std::string aka;
+        for (const auto& a : pu["aliases"]) aka += (aka.empty() ? " (also " : ", ") + a.get<std::string>();
+        if (!aka.empty()) aka += ")";
+        std::printf("%s%s — %s\n  %s\n", pu["name"].get<std::string>().c_str(), aka.c_str(),
+                    pu["summary"].get<std::string>().c_str(), pu["why"].get<std::string>().c_str());
+        for (const auto& [id, params] : pu["stages"].items()) {
+          std::string kv;
+          for (const auto& [k, v] : params.items()) kv += (kv.empty() ? "" : ", ") + k + " " + v.dump();
+          std::printf("    %-9s %s\n", id.c_str(), kv.c_str());
+        }
+        std::string sz;
+        for (const auto& o : pu["sizes"])
+          sz += (sz.empty() ? "" : ", ") + o["name"].get<std::string>() + " " + std::to_string(o["width"].get<int>()) +
+                "x" + std::to_string(o["height"].get<int>());
+        std::printf("    %-9s %s\n", "sizes", sz.c_str());
       }
       return 0;
     }

@@ -179,15 +179,6 @@ constexpr float kRedder = 4.f, kRedPerDark = 1.f, kDarker = 3.f;
 
 }  // namespace
 
-double purpose_polish(const std::string& purpose) {
-  if (purpose == "corporate") return kPolishCorporate;
-  if (purpose == "nonprofit") return kPolishNonprofit;
-  if (purpose == "artist") return kPolishArtist;
-  if (purpose == "ecommerce") return kPolishEcommerce;
-  if (purpose == "social") return kPolishSocial;
-  return kPolishDefault;
-}
-
 std::vector<cv::Point2f> parse_marks(const std::string& text, cv::Size canvas, const std::string& param) {
   const std::string form = "\"x,y;x,y\" with x and y in 0..1 of the portrait's width and height";
   if (!std::regex_match(text, std::regex(kMarksPattern)))

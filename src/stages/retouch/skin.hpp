@@ -22,16 +22,9 @@
 
 namespace likeness::retouch {
 
-// The polish each purpose uses (see tests/retouch_test.cpp for the measured
-// fine-detail and mid-band energies and identity at each).
-inline constexpr double kPolishCorporate = 0.5;
-inline constexpr double kPolishNonprofit = 0.3;
-inline constexpr double kPolishArtist = 0.1;
-inline constexpr double kPolishEcommerce = 0.5;
-inline constexpr double kPolishSocial = 0.4;
-inline constexpr double kPolishDefault = 0.4;  // the stage's own default (moderate)
-// The polish for a purpose ("corporate", ...); the stage default for another.
-double purpose_polish(const std::string& purpose);
+// The stage's own default (moderate); each purpose states its own polish
+// (data/purposes/*.json; tests/retouch_test.cpp measures each).
+inline constexpr double kPolishDefault = 0.4;
 
 // A list of marks by position: "x,y;x,y" with x and y in 0..1 of the
 // canvas's width and height ("" for none).

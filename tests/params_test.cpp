@@ -181,9 +181,10 @@ TEST(Prompt, WardrobeColoursByNameOrHex) {
   EXPECT_EQ(two.params["wardrobe"]["color"], "navy");
   ASSERT_EQ(two.not_applied.size(), 1u);
   EXPECT_NE(two.not_applied[0].find("one garment"), std::string::npos);
+  // A word not in the vocabulary is reported, never dropped in silence.
   PromptPlan odd = plan_prompt("sparkly suit", "corporate");
-  ASSERT_EQ(odd.not_applied.size(), 1u);
-  EXPECT_NE(odd.not_applied[0].find("no colour the wardrobe knows"), std::string::npos);
+  EXPECT_EQ(odd.not_understood, std::vector<std::string>{"sparkly"});
+  EXPECT_FALSE(odd.params.contains("wardrobe"));
   for (const char* p : {"charcoal blazer", "light blue shirt", "a #6d2a35 jacket"})
     EXPECT_NO_THROW(resolve_params("wardrobe", find_stage("wardrobe").params(), w(p))) << p;
 }

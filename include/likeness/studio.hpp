@@ -11,14 +11,31 @@
 
 namespace likeness {
 
-// What a prompt and purpose ask of the stages, and what of the prompt could
-// not be honoured yet (reported, never silently dropped).
+// What a prompt and purpose ask of the stages. The prompt is read clause
+// by clause (commas, semicolons, full stops) against the vocabulary in
+// data/vocabulary/, longest phrase first; every word is accounted for:
+// applied, not understood (to rephrase), refused (what refining a real
+// photo cannot do, with why) or understood but not applied (with why).
 struct PromptPlan {
-  json params = json::object();  // stage id -> {key: value}
+  json params = json::object();   // stage id -> {key: value}
+  json origins = json::object();  // stage id -> {key: "purpose corporate" | "prompt 'navy suit'" | "--attire '...'"}
   std::vector<std::string> applied;
-  std::vector<std::string> not_applied;
+  std::vector<std::string> not_applied;     // understood, not applicable: "'white shirt': one garment's colour ..."
+  std::vector<std::string> not_understood;  // phrases, as written
+  struct Refusal {
+    std::string phrase, why;
+  };
+  std::vector<Refusal> refused;
 };
-PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose);
+// Structured fields: each read like the prompt, after it, so they win.
+struct PromptFields {
+  std::string attire, setting, lighting, composition;
+};
+PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose, const PromptFields& fields = {});
+// `likeness plan --json`: {"purpose", "recipe" (every step, every parameter
+// resolved), "origins" (each parameter's: prompt phrase, purpose or
+// default), "applied", "not_applied", "not_understood", "refused"}.
+json plan_json(const PromptPlan& plan, const std::string& purpose);
 
 // The default recipe for a purpose with the plan's parameters; variation i
 // shifts the backdrop so several portraits of one photo differ.
@@ -28,6 +45,7 @@ struct ShootOptions {
   std::string refs_dir;
   std::string out_dir;
   std::string prompt;
+  PromptFields fields;  // --attire, --setting, --lighting, --composition: win over the prompt
   std::string purpose = "corporate";
   int count = 1;
   json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt

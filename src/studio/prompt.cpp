@@ -1,31 +1,16 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <map>
-#include <regex>
+#include <set>
 
 #include "likeness/error.hpp"
 #include "likeness/purpose.hpp"
 #include "likeness/studio.hpp"
+#include "studio/vocabulary.hpp"
 
 namespace likeness {
 
 namespace {
-const std::map<std::string, std::string>& colours() {
-  static const std::map<std::string, std::string> c = {
-      {"navy", "#1f2a44"},   {"charcoal", "#333638"}, {"grey", "#7a7f85"},   {"gray", "#7a7f85"},  {"white", "#f2f2f2"},
-      {"black", "#151515"},  {"blue", "#3d5a80"},     {"green", "#4f6b4f"},  {"teal", "#2f6f73"},  {"beige", "#cbbba0"},
-      {"cream", "#eee5d3"},  {"burgundy", "#6d2a35"}, {"brown", "#6b4f3a"},  {"slate", "#4a5560"}, {"olive", "#6b6b3e"},
-      {"red", "#8c2f2f"},    {"warm", "#8a7560"},     {"cool", "#5a6a7a"},   {"tan", "#b39b7a"},   {"pink", "#d8a7b1"},
-      {"purple", "#5b4a72"}, {"orange", "#c7743c"},   {"yellow", "#d9b84a"}, {"sand", "#c9b79c"},
-  };
-  return c;
-}
-
-bool has(const std::string& s, const char* word) {
-  return std::regex_search(s, std::regex(std::string("\\b") + word + "\\b"));
-}
-
 std::string lighter(const std::string& hex, double amount) {
   cv::Scalar c = parse_color(hex);
   for (int i = 0; i < 3; ++i) c[i] = c[i] + (255 - c[i]) * amount;
@@ -37,161 +22,246 @@ std::string shade(const std::string& hex, double factor) {
   for (int i = 0; i < 3; ++i) c[i] = std::clamp(c[i] * factor, 0.0, 255.0);
   return format_color(c);
 }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
+}
+
+// Clauses: split at , ; . ! ? and new lines (a full stop inside a number,
+// "1.5", stays).
+std::vector<std::string> clauses_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool stop = c == ',' || c == ';' || c == '!' || c == '?' || c == '\n' ||
+                      (c == '.' && !(i > 0 && std::isdigit((unsigned char)text[i - 1]) && i + 1 < text.size() &&
+                                     std::isdigit((unsigned char)text[i + 1])));
+    if (stop) {
+      out.push_back(cur), cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  std::vector<std::string> kept;
+  for (auto& c : out) {
+    const auto b = c.find_first_not_of(" \t\r"), e = c.find_last_not_of(" \t\r");
+    if (b != std::string::npos) kept.push_back(c.substr(b, e - b + 1));
+  }
+  return kept;
+}
+
+// Words of a clause as written and lower-cased; quotes and brackets around
+// a word are not part of it.
+std::vector<std::string> words_of(const std::string& clause) {
+  std::vector<std::string> out;
+  std::string w;
+  auto flush = [&] {
+    const auto b = w.find_first_not_of("\"'()[]{}"), e = w.find_last_not_of("\"'()[]{}");
+    if (b != std::string::npos) out.push_back(w.substr(b, e - b + 1));
+    w.clear();
+  };
+  for (char c : clause) {
+    if (std::isspace((unsigned char)c))
+      flush();
+    else
+      w += c;
+  }
+  flush();
+  return out;
+}
+
+bool is_hex(const std::string& w) {
+  return w.size() == 7 && w[0] == '#' &&
+         std::all_of(w.begin() + 1, w.end(), [](char c) { return std::isxdigit((unsigned char)c); });
+}
+
+// One recognised phrase of a clause.
+struct Token {
+  std::string phrase;         // as written
+  const vocab::Entry* entry;  // null: not understood
+  vocab::Entry hex_colour;    // a #rrggbb written out
+  const vocab::Entry& e() const { return entry ? *entry : hex_colour; }
+};
+
+std::vector<Token> tokens_of(const std::string& clause) {
+  const vocab::Vocabulary& v = vocab::vocabulary();
+  const std::vector<std::string> words = words_of(clause);
+  std::vector<std::string> low;
+  for (const auto& w : words) low.push_back(lower(w));
+  std::vector<Token> out;
+  for (size_t i = 0; i < words.size();) {
+    size_t n = std::min<size_t>(v.longest, words.size() - i);
+    for (; n > 0; --n) {
+      std::string p = low[i], as_written = words[i];
+      for (size_t k = 1; k < n; ++k) p += " " + low[i + k], as_written += " " + words[i + k];
+      auto it = v.phrases.find(p);
+      if (it != v.phrases.end()) {
+        out.push_back({as_written, &v.entries[it->second], {}});
+        break;
+      }
+      if (n == 1 && is_hex(p)) {
+        Token t{as_written, nullptr, {}};
+        t.hex_colour.kind = vocab::Kind::colour;
+        t.hex_colour.colour = t.hex_colour.hex = p;
+        out.push_back(t);
+        break;
+      }
+    }
+    if (n == 0) {
+      // Not understood: joined to the previous unknown word into one phrase.
+      if (!out.empty() && !out.back().entry && out.back().hex_colour.kind != vocab::Kind::colour)
+        out.back().phrase += " " + words[i];
+      else
+        out.push_back({words[i], nullptr, {}});
+      n = 1;
+    }
+    i += n;
+  }
+  return out;
+}
+
+bool is_unknown(const Token& t) { return !t.entry && t.hex_colour.kind != vocab::Kind::colour; }
+
+// Applies one clause to the plan; `origin` names where it came from
+// ("prompt 'navy suit'", "--attire 'navy suit'").
+void apply_clause(PromptPlan& plan, const std::string& clause, const std::string& origin) {
+  const std::vector<Token> tokens = tokens_of(clause);
+  // The clause's anchors: what its colours and modifiers qualify.
+  std::set<std::string> anchors;
+  for (const Token& t : tokens)
+    if (!is_unknown(t) && t.e().kind == vocab::Kind::word)
+      for (const vocab::Sense& s : t.e().senses)
+        if (!s.anchor.empty() && s.needs.empty()) anchors.insert(s.anchor);
+  auto sense_of = [&](const vocab::Entry& e) -> const vocab::Sense* {
+    for (const vocab::Sense& s : e.senses)
+      if (s.needs.empty() || anchors.count(s.needs)) return &s;
+    return nullptr;
+  };
+  auto set = [&](const std::string& stage, const std::string& key, const json& value) {
+    plan.params[stage][key] = value;
+    plan.origins[stage][key] = origin;
+  };
+  bool used = false, pattern_named = false, light_shaped = false, strength_named = false, dramatic = false;
+  // Settings in rank order: of two places named together the higher wins.
+  std::vector<std::pair<int, const vocab::Sense*>> settings;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const Token& t = tokens[i];
+    if (is_unknown(t)) {
+      plan.not_understood.push_back(t.phrase);
+      continue;
+    }
+    const vocab::Entry& e = t.e();
+    if (e.kind == vocab::Kind::glue || e.kind == vocab::Kind::understood) continue;
+    if (e.kind == vocab::Kind::colour) {
+      // The garment it names: the next garment word, else the one before;
+      // without a garment, the backdrop's colour when the clause names a
+      // backdrop or a place.
+      const Token* garment = nullptr;
+      for (size_t k = i + 1; k < tokens.size() && !garment; ++k)
+        if (!is_unknown(tokens[k]) && tokens[k].e().kind == vocab::Kind::word) {
+          const vocab::Sense* s = sense_of(tokens[k].e());
+          if (s && s->anchor == "garment") garment = &tokens[k];
+        }
+      for (size_t k = i; k-- > 0 && !garment;)
+        if (!is_unknown(tokens[k]) && tokens[k].e().kind == vocab::Kind::word) {
+          const vocab::Sense* s = sense_of(tokens[k].e());
+          if (s && s->anchor == "garment") garment = &tokens[k];
+        }
+      if (garment) {
+        const std::string which = sense_of(garment->e())->garment;
+        const std::string colour = e.fabric.empty() ? e.hex : e.fabric;
+        json& w = plan.params["wardrobe"];
+        if (w.contains("color") && w.value("garment", "outer") != which && w["color"] != colour) {
+          plan.not_applied.push_back("'" + t.phrase + " " + garment->phrase +
+                                     "': one garment's colour per portrait for now (" + w["color"].get<std::string>() +
+                                     " " + w.value("garment", "outer") + " kept)");
+          continue;
+        }
+        set("wardrobe", "color", colour);
+        set("wardrobe", "garment", which);
+        used = true;
+      } else if (anchors.count("backdrop")) {
+        set("backdrop", "color", e.hex);
+        set("backdrop", "color2", lighter(e.hex, 0.3));
+        used = true;
+      } else {
+        plan.not_applied.push_back("'" + t.phrase + "': a colour of what? Name a garment (a navy blazer) or the " +
+                                   "backdrop (a navy backdrop)");
+      }
+      continue;
+    }
+    const vocab::Sense* s = sense_of(e);
+    if (!s) {
+      plan.not_applied.push_back(
+          "'" + t.phrase + "': of what? (" +
+          (e.senses[0].needs == "light" ? std::string("a light: soft light") : "a " + e.senses[0].needs) + ")");
+      continue;
+    }
+    if (!s->refuse.empty()) {
+      plan.refused.push_back({t.phrase, s->refuse});
+      continue;
+    }
+    if (s->sets.contains("relight")) {
+      if (s->sets["relight"].contains("pattern")) pattern_named = true;
+      if (s->sets["relight"].contains("strength")) strength_named = true;
+    }
+    light_shaped = light_shaped || s->light_modifier;
+    dramatic = dramatic || s->dramatic;
+    if (!s->sets.empty()) settings.emplace_back(e.rank, s);
+    used = true;
+  }
+  std::stable_sort(settings.begin(), settings.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [rank, s] : settings)
+    for (const auto& [stage, params] : s->sets.items())
+      for (const auto& [k, v] : params.items()) set(stage, k, v);
+  // A light named or shaped: a pattern (the purpose's own, else loop, or
+  // low-key when dramatic) at a clear strength unless one was said.
+  if (pattern_named || light_shaped) {
+    if (!pattern_named && plan.params["relight"].value("pattern", "none") == "none")
+      set("relight", "pattern", dramatic ? "low-key" : "loop");
+    if (!strength_named) set("relight", "strength", 0.7);
+  }
+  if (used) plan.applied.push_back("'" + clause + "'");
+}
 }  // namespace
 
-PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose) {
+PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose, const PromptFields& fields) {
   const Purpose& pre = find_purpose(purpose);
   PromptPlan plan;
   plan.params = pre.stages;
+  for (const auto& [stage, params] : pre.stages.items())
+    for (const auto& [k, v] : params.items()) plan.origins[stage][k] = "purpose " + pre.name;
   plan.applied.push_back("purpose '" + pre.name + "' preset (data/" + pre.file + ")");
-
-  std::string lower = prompt;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  std::vector<std::string> clauses;
-  const std::regex separators("[,;]");
-  for (std::sregex_token_iterator t(lower.begin(), lower.end(), separators, -1), end; t != end; ++t) {
-    std::string c = std::regex_replace(t->str(), std::regex("^\\s+|\\s+$"), "");
-    if (!c.empty()) clauses.push_back(c);
-  }
-  for (const std::string& c : clauses) {
-    bool used = false;
-    if (has(c, "headshot") || has(c, "close-up") || has(c, "close up")) {
-      plan.params["frame"]["crop"] = "headshot", used = true;
-    } else if (has(c, "half-body") || has(c, "half body") || has(c, "waist")) {
-      plan.params["frame"]["crop"] = "half-body", used = true;
-    } else if (has(c, "head-and-shoulders") || has(c, "head and shoulders") || has(c, "shoulders")) {
-      plan.params["frame"]["crop"] = "head-and-shoulders", used = true;
-    }
-    const bool wardrobe = has(c, "suit") || has(c, "jacket") || has(c, "shirt") || has(c, "blouse") ||
-                          has(c, "dress") || has(c, "sweater") || has(c, "top") || has(c, "blazer") || has(c, "tie");
-    const bool lighting = has(c, "light") || has(c, "lighting") || has(c, "lit") || has(c, "rembrandt") ||
-                          has(c, "sunset") || has(c, "dusk") || has(c, "overcast") || has(c, "golden hour") ||
-                          has(c, "shadow");
-    // A place: the defocused scene backdrop it names (the first that fits).
-    const char* place = has(c, "skyline") || has(c, "city") || has(c, "window") || has(c, "street") ? "city"
-                        : has(c, "office") || has(c, "workplace")                                   ? "office"
-                        : has(c, "cafe") || has(c, "café") || has(c, "coffee")                      ? "cafe"
-                        : has(c, "garden") || has(c, "greenery") || has(c, "park") || has(c, "outdoor") ||
-                                has(c, "foliage") || has(c, "trees")
-                            ? "greenery"
-                        : has(c, "sky") || has(c, "clouds") ? "sky"
-                                                            : nullptr;
-    if (place && !wardrobe && !lighting) plan.params["backdrop"]["style"] = place, used = true;
-    const bool scene = place != nullptr;
-    const bool backdrop_words = has(c, "backdrop") || has(c, "background") || has(c, "wall") || has(c, "studio") ||
-                                has(c, "paper") || has(c, "gradient") || has(c, "seamless") || has(c, "plain") ||
-                                has(c, "canvas") || has(c, "painted");
-    if (!wardrobe && !lighting && !scene && backdrop_words) {
-      for (const auto& [name, hex] : colours()) {
-        if (has(c, name.c_str())) {
-          plan.params["backdrop"]["color"] = hex;
-          plan.params["backdrop"]["color2"] = lighter(hex, 0.3);
-          used = true;
-          break;
-        }
-      }
-      if (has(c, "gradient") || has(c, "two-tone")) plan.params["backdrop"]["style"] = "gradient", used = true;
-      if (has(c, "solid") || has(c, "plain")) plan.params["backdrop"]["style"] = "solid", used = true;
-      if (has(c, "seamless") || has(c, "paper")) plan.params["backdrop"]["style"] = "paper", used = true;
-      if (has(c, "canvas") || has(c, "painted")) plan.params["backdrop"]["style"] = "canvas", used = true;
-      if (!used && (has(c, "studio") || has(c, "backdrop"))) used = true;  // the studio backdrop is the default
-    }
-    // A grade: the look a clause names. Warm, cool and natural only with a
-    // word for tone ("warm tones"), as "warm" alone may be a backdrop colour.
-    const bool tone = has(c, "tone") || has(c, "tones") || has(c, "grade") || has(c, "graded") || has(c, "colours") ||
-                      has(c, "colors") || has(c, "palette") || has(c, "look") || has(c, "feel");
-    const char* look = has(c, "black and white") || has(c, "black-and-white") || has(c, "b&w") ||
-                               has(c, "monochrome") || has(c, "greyscale") || has(c, "grayscale")
-                           ? "black-and-white"
-                       : has(c, "cinematic")                                                   ? "cinematic"
-                       : has(c, "film") || has(c, "analog") || has(c, "analogue")              ? "film"
-                       : has(c, "high-key") || has(c, "high key") || has(c, "bright and airy") ? "high-key"
-                       : has(c, "low-key") || has(c, "low key")                                ? "low-key"
-                       : (has(c, "flatter") || has(c, "flattering")) && has(c, "skin")         ? "flatter"
-                       : (has(c, "warm") || has(c, "warmer")) && tone                          ? "warm"
-                       : (has(c, "cool") || has(c, "cooler")) && tone                          ? "cool"
-                       : has(c, "natural") && tone                                             ? "natural"
-                                                                                               : nullptr;
-    // High- and low-key name a light and a grade alike: both render them.
-    const bool keyed = look && (std::string(look) == "high-key" || std::string(look) == "low-key");
-    if (look && !used && !wardrobe && !place && !backdrop_words && (keyed || !lighting)) {
-      plan.params["grade"] = {{"look", look}, {"strength", 1.0}};
-      if (keyed) plan.params["relight"] = {{"pattern", look}, {"strength", 0.6}};
-      used = true;
-    }
-    // A light: a portrait pattern or a time of day, its side and softness.
-    const char* light = has(c, "rembrandt")                          ? "rembrandt"
-                        : has(c, "loop")                             ? "loop"
-                        : has(c, "butterfly") || has(c, "paramount") ? "butterfly"
-                        : has(c, "split")                            ? "split"
-                        : has(c, "broad")                            ? "broad"
-                        : has(c, "short") && lighting                ? "short"
-                        : has(c, "rim") || has(c, "backlit") || has(c, "back light") || has(c, "hair light") ? "rim"
-                        : has(c, "clamshell") || has(c, "beauty light")                         ? "clamshell"
-                        : has(c, "golden hour") || has(c, "sunset") || has(c, "late afternoon") ? "golden-hour"
-                        : has(c, "blue hour") || has(c, "dusk") || has(c, "twilight")           ? "blue-hour"
-                        : has(c, "morning")                                                     ? "soft-morning"
-                        : has(c, "overcast") || has(c, "noon") || has(c, "midday")              ? "overcast-noon"
-                        : has(c, "window") && lighting                                          ? "window"
-                        : has(c, "match") || has(c, "matching")                                 ? "match"
-                                                                                                : nullptr;
-    if (!used && !wardrobe && (light || (lighting && (has(c, "soft") || has(c, "hard") || has(c, "dramatic"))))) {
-      json& rl = plan.params["relight"];
-      if (light) rl["pattern"] = light;
-      if (!light && rl.value("pattern", "none") == "none") rl["pattern"] = has(c, "dramatic") ? "low-key" : "loop";
-      rl["strength"] = has(c, "subtle") || has(c, "gentle") ? 0.4 : has(c, "dramatic") || has(c, "strong") ? 0.9 : 0.7;
-      if (has(c, "soft") || has(c, "diffuse") || has(c, "diffused")) rl["softness"] = 0.3;
-      if (has(c, "hard") || has(c, "crisp")) rl["softness"] = -0.3;
-      if (has(c, "from the left") || has(c, "on the left")) rl["side"] = "left";
-      if (has(c, "from the right") || has(c, "on the right")) rl["side"] = "right";
-      used = true;
-    }
-    // Skin: how much polish ("natural skin", "no retouching", "polished").
-    if (!used && (has(c, "skin") || has(c, "retouch") || has(c, "retouching") || has(c, "retouched") ||
-                  has(c, "polished") || has(c, "airbrushed"))) {
-      const bool none = has(c, "no") || has(c, "untouched") || has(c, "unretouched");
-      const bool light = has(c, "natural") || has(c, "light") || has(c, "subtle") || has(c, "minimal");
-      const bool more = has(c, "polished") || has(c, "flawless") || has(c, "smooth") || has(c, "airbrushed");
-      if (none || light || more) {
-        plan.params["retouch"]["polish"] = none ? 0.0 : light ? 0.15 : 0.8;
-        used = true;
-      }
-    }
-    // Wardrobe: a garment and a colour the wardrobe stage knows by name (the
-    // longest name that fits: "light blue" before "blue") or a hex code.
-    if (!used && wardrobe) {
-      std::string colour;
-      for (const auto& spec : find_stage("wardrobe").params())
-        if (spec.key == "color")
-          for (const auto& name : spec.choices)
-            if (name.size() > colour.size() && has(c, name.c_str())) colour = name;
-      std::smatch hex;
-      if (std::regex_search(c, hex, std::regex("#[0-9a-f]{6}\\b"))) colour = hex.str();
-      if (!colour.empty()) {
-        const bool inner = has(c, "shirt") || has(c, "blouse");
-        json& w = plan.params["wardrobe"];
-        // One garment's colour per portrait: a second garment is reported.
-        if (w.contains("color") && w.value("garment", "outer") != (inner ? "inner" : "outer")) {
-          plan.not_applied.push_back("'" + c + "': one garment's colour per portrait for now (" +
-                                     w["color"].get<std::string>() + " " + w.value("garment", "outer") + " kept)");
-          continue;
-        }
-        w = {{"color", colour}, {"garment", inner ? "inner" : "outer"}};
-        used = true;
-      }
-    }
-    if (used) {
-      plan.applied.push_back("'" + c + "'");
-    } else {
-      std::string why = wardrobe   ? "no colour the wardrobe knows (navy, charcoal, burgundy, camel, ... or #rrggbb)"
-                        : lighting ? "no light pattern named (rembrandt, loop, butterfly, split, broad, short, rim, "
-                                     "clamshell, golden hour, blue hour, soft morning, overcast noon, window light)"
-                        : scene    ? "a place behind a changed wardrobe or light is not available yet"
-                                   : "not understood";
-      plan.not_applied.push_back("'" + c + "': " + why);
-    }
-  }
+  for (const std::string& c : clauses_of(prompt)) apply_clause(plan, c, "prompt '" + c + "'");
+  for (const auto& [flag, text] : {std::pair<const char*, const std::string&>{"--attire", fields.attire},
+                                   {"--setting", fields.setting},
+                                   {"--lighting", fields.lighting},
+                                   {"--composition", fields.composition}})
+    for (const std::string& c : clauses_of(text)) apply_clause(plan, c, std::string(flag) + " '" + c + "'");
   return plan;
+}
+
+json plan_json(const PromptPlan& plan, const std::string& purpose) {
+  const Recipe resolved = build_recipe(plan, 0).resolved();
+  json origins = json::object();
+  for (const Step& st : resolved.steps)
+    for (const auto& [k, v] : st.params.items()) {
+      const json* o =
+          plan.origins.contains(st.stage) && plan.origins[st.stage].contains(k) ? &plan.origins[st.stage][k] : nullptr;
+      origins[st.stage][k] = o ? *o : json("default");
+    }
+  json refused = json::array();
+  for (const auto& r : plan.refused) refused.push_back({{"phrase", r.phrase}, {"why", r.why}});
+  return {{"purpose", find_purpose(purpose).name},
+          {"recipe", resolved.to_json()},
+          {"origins", origins},
+          {"applied", plan.applied},
+          {"not_applied", plan.not_applied},
+          {"not_understood", plan.not_understood},
+          {"refused", refused}};
 }
 
 Recipe build_recipe(const PromptPlan& plan, int variation) {

@@ -152,7 +152,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   Store& store = Store::open();
   const ConsentRecord consent = store.require(opt.subject, "portraits");
   // The portraits asked for: the references are judged as sources for them.
-  const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose);
+  const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose, opt.fields);
   json frame_params = json::object();
   {
     Recipe first = build_recipe(plan, 0);
@@ -349,7 +349,16 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       {"set_record", stored},
       {"consent", {{"record", consent.id}, {"basis", consent.basis}, {"retention_until", consent.retention_until}}},
       {"purpose", opt.purpose},
-      {"prompt", {{"text", opt.prompt}, {"applied", plan.applied}, {"not_applied", plan.not_applied}}},
+      {"prompt",
+       [&] {
+         json refused = json::array();
+         for (const auto& r : plan.refused) refused.push_back({{"phrase", r.phrase}, {"why", r.why}});
+         return json{{"text", opt.prompt},
+                     {"applied", plan.applied},
+                     {"not_applied", plan.not_applied},
+                     {"not_understood", plan.not_understood},
+                     {"refused", refused}};
+       }()},
       {"cache_hits", cache.hits()}};
   files.emplace_back("report.json", report.dump(2) + "\n");
   return report;

@@ -87,6 +87,11 @@ long peak_rss_mb() {
 
 void print_shoot(const json& report, const std::string& out_dir) {
   for (const auto& n : report["prompt"]["not_applied"]) std::cerr << "note: prompt " << n.get<std::string>() << "\n";
+  for (const auto& n : report["prompt"]["not_understood"])
+    std::cerr << "note: prompt '" << n.get<std::string>() << "' not understood: rephrase it\n";
+  for (const auto& r : report["prompt"]["refused"])
+    std::cerr << "note: prompt '" << r["phrase"].get<std::string>() << "' refused: " << r["why"].get<std::string>()
+              << "\n";
   for (const auto& r : report["references"])
     if (r["verdict"] == "reject")
       std::cerr << "skipped " << r["file"].get<std::string>() << ": " << r["advice"].get<std::string>() << "\n";
@@ -147,6 +152,25 @@ int main(int argc, char** argv) {
   shoot_cmd->add_option("--subject", so.subject, "The person's id in the consent records (likeness consent grant)");
   shoot_cmd->add_option("--out", so.out_dir, "Output folder")->required();
   shoot_cmd->add_option("--prompt", so.prompt, "What you want: \"navy backdrop, head-and-shoulders\"");
+  auto add_fields = [](CLI::App* cmd, PromptFields& f) {
+    cmd->add_option("--attire", f.attire, "Subject and attire, read after the prompt: \"navy blazer\"");
+    cmd->add_option("--setting", f.setting, "Setting and background: \"blurred city skyline\"");
+    cmd->add_option("--lighting", f.lighting, "Lighting: \"soft window light from the left\"");
+    cmd->add_option("--composition", f.composition, "Composition and style: \"headshot, black and white\"");
+  };
+  add_fields(shoot_cmd, so.fields);
+  std::string plan_prompt_text, plan_purpose = "corporate";
+  PromptFields plan_fields;
+  bool plan_as_json = false;
+  auto* plan_cmd = app.add_subcommand(
+      "plan",
+      "Print the recipe a prompt and purpose would run, each parameter with its origin, and what of the "
+      "prompt was not understood or refused");
+  plan_cmd->add_option("--prompt", plan_prompt_text, "What you want, in words");
+  plan_cmd->add_option("--purpose", plan_purpose, "What the portraits are for: " + purpose_list())
+      ->check(purpose_check);
+  add_fields(plan_cmd, plan_fields);
+  plan_cmd->add_flag("--json", plan_as_json, "As JSON: recipe, origins, not_understood, refused");
   shoot_cmd->add_option("--purpose", so.purpose, "What the portraits are for: " + purpose_list())->check(purpose_check);
   shoot_cmd->add_option("--count", so.count, "Number of portraits")->check(CLI::Range(1, 20));
   shoot_cmd->add_option("--size", size, "Output size WIDTHxHEIGHT (default 1024x1280)");
@@ -578,6 +602,29 @@ int main(int argc, char** argv) {
                         p.allowed().c_str(), p.default_value.dump().c_str(), p.help.c_str());
         }
       }
+      return 0;
+    }
+    if (*plan_cmd) {
+      const PromptPlan plan = plan_prompt(plan_prompt_text, plan_purpose, plan_fields);
+      const json j = plan_json(plan, plan_purpose);
+      if (plan_as_json) {
+        std::cout << j.dump(2) << "\n";
+        return 0;
+      }
+      std::printf("purpose %s\n", j["purpose"].get<std::string>().c_str());
+      for (const json& step : j["recipe"]["steps"]) {
+        const std::string id = step["stage"];
+        if (step["params"].empty()) continue;
+        std::printf("%s\n", id.c_str());
+        for (const auto& [k, v] : step["params"].items())
+          std::printf("  %-14s %-22s %s\n", k.c_str(), v.dump().c_str(),
+                      j["origins"][id][k].get<std::string>().c_str());
+      }
+      for (const auto& n : j["not_applied"]) std::printf("not applied: %s\n", n.get<std::string>().c_str());
+      for (const auto& n : j["not_understood"])
+        std::printf("not understood: '%s' (rephrase it)\n", n.get<std::string>().c_str());
+      for (const auto& r : j["refused"])
+        std::printf("refused: '%s': %s\n", r["phrase"].get<std::string>().c_str(), r["why"].get<std::string>().c_str());
       return 0;
     }
     if (*purposes_cmd) {

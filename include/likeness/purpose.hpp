@@ -20,6 +20,11 @@ struct Purpose {
   std::vector<std::string> aliases;  // other words for it ("casting")
   std::string summary, why;
   json stages = json::object();  // stage id -> {key: value}, each checked against the stage's declarations
+  // What a shoot's variations vary, of what the person did not ask for:
+  // source (the photo), backdrop (within its family), light (the key's
+  // side), crop. E-commerce varies little (consistency), social all.
+  std::vector<std::string> vary;
+  bool varies(const std::string& what) const;
   std::vector<OutputSize> sizes;
   std::string file;  // "purposes/corporate.json"
 };

@@ -17,6 +17,7 @@ namespace likeness {
 // applied, not understood (to rephrase), refused (what refining a real
 // photo cannot do, with why) or understood but not applied (with why).
 struct PromptPlan {
+  std::string purpose;            // its name (data/purposes/)
   json params = json::object();   // stage id -> {key: value}
   json origins = json::object();  // stage id -> {key: "purpose corporate" | "prompt 'navy suit'" | "--attire '...'"}
   std::vector<std::string> applied;
@@ -37,9 +38,12 @@ PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose, co
 // default), "applied", "not_applied", "not_understood", "refused"}.
 json plan_json(const PromptPlan& plan, const std::string& purpose);
 
-// The default recipe for a purpose with the plan's parameters; variation i
-// shifts the backdrop so several portraits of one photo differ.
-Recipe build_recipe(const PromptPlan& plan, int variation);
+// The recipe of the plan, with `overrides` (stage id -> {key: value}, from
+// flags) on top. Variation i > 0 varies what the person did not ask for:
+// the backdrop within its family (tone, solid or gradient, another view of
+// a place), the key light's side, every third the crop; a parameter the
+// prompt, a field or a flag set stays as set.
+Recipe build_recipe(const PromptPlan& plan, int variation, const json& overrides = json::object());
 
 struct ShootOptions {
   std::string refs_dir;

@@ -231,6 +231,7 @@ void apply_clause(PromptPlan& plan, const std::string& clause, const std::string
 PromptPlan plan_prompt(const std::string& prompt, const std::string& purpose, const PromptFields& fields) {
   const Purpose& pre = find_purpose(purpose);
   PromptPlan plan;
+  plan.purpose = pre.name;
   plan.params = pre.stages;
   for (const auto& [stage, params] : pre.stages.items())
     for (const auto& [k, v] : params.items()) plan.origins[stage][k] = "purpose " + pre.name;
@@ -264,29 +265,51 @@ json plan_json(const PromptPlan& plan, const std::string& purpose) {
           {"refused", refused}};
 }
 
-Recipe build_recipe(const PromptPlan& plan, int variation) {
+Recipe build_recipe(const PromptPlan& plan, int variation, const json& overrides) {
   Recipe r;
   for (const Stage* stage : all_stages()) {
     const std::string id = stage->id();
     Step step{id, stage->version(), plan.params.value(id, json::object())};
+    if (overrides.contains(id))
+      for (const auto& [k, v] : overrides[id].items()) step.params[k] = v;
     r.steps.push_back(std::move(step));
   }
-  if (variation > 0) {
-    // Variations of one photo: the backdrop's tone shifts (and a place,
-    // canvas or paper is another of its kind); every earlier
-    // step (faces, frame, matte) is shared through the cache.
-    static const double kShade[] = {1.0, 1.25, 0.8, 1.45, 0.65};
-    const double f = kShade[variation % 5];
-    Step* b = r.find("backdrop");
-    for (const char* k : {"color", "color2"})
-      if (b->params.contains(k)) b->params[k] = shade(b->params[k], f);
+  if (variation <= 0) return r;
+  // What the person asked for stays; everything the purpose only suggested
+  // varies. Pinned: a parameter the prompt or a field set, or a flag.
+  auto pinned = [&](const std::string& stage, const std::string& key) {
+    if (overrides.contains(stage) && overrides[stage].contains(key)) return true;
+    if (!plan.origins.contains(stage) || !plan.origins[stage].contains(key)) return false;
+    return plan.origins[stage][key].get<std::string>().rfind("purpose ", 0) != 0;
+  };
+  const Purpose* pu = plan.purpose.empty() ? nullptr : &find_purpose(plan.purpose);
+  auto varies = [&](const char* what) { return !pu || pu->varies(what); };
+  // The backdrop within its family: another tone of its colour, solid and
+  // gradient in turn, another view of a place, canvas or paper.
+  static const double kShade[] = {1.0, 1.25, 0.8, 1.45, 0.65};
+  Step* b = r.find("backdrop");
+  if (varies("backdrop")) {
+    if (!pinned("backdrop", "color"))
+      for (const char* k : {"color", "color2"})
+        if (b->params.contains(k)) b->params[k] = shade(b->params[k], kShade[variation % 5]);
     const std::string style = b->params.value("style", "gradient");
     if (style == "solid" || style == "gradient") {
-      if (variation % 2 == 1) b->params["style"] = style == "solid" ? "gradient" : "solid";
-    } else {
-      b->params["seed"] = 1 + variation;  // another view of the same kind of place, canvas or paper
+      if (variation % 2 == 1 && !pinned("backdrop", "style"))
+        b->params["style"] = style == "solid" ? "gradient" : "solid";
+    } else if (!pinned("backdrop", "seed")) {
+      b->params["seed"] = 1 + variation;
     }
   }
+  // The key's side and the crop as two binary digits of the variation (the
+  // side the lower, the cheaper change: a further variation re-renders from
+  // the backdrop on): consecutive variations, and those two or three apart
+  // that a shoot makes from the same source photo, differ in one at least.
+  Step* l = r.find("relight");
+  if (varies("light") && l->params.value("pattern", "none") != "none" && !pinned("relight", "side"))
+    l->params["side"] = variation % 2 == 1 ? "left" : "right";
+  Step* f = r.find("frame");
+  if (varies("crop") && (variation / 2) % 2 == 1 && !pinned("frame", "crop"))
+    f->params["crop"] = f->params.value("crop", "head-and-shoulders") == "headshot" ? "head-and-shoulders" : "headshot";
   return r;
 }
 

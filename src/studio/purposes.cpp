@@ -41,7 +41,7 @@ Purpose parse_purpose(const std::string& file, const std::string& text) {
   }
   if (!j.is_object()) invalid(file, "not a JSON object");
   for (const auto& [key, value] : j.items()) {
-    static const char* const kKeys[] = {"name", "order", "aliases", "summary", "why", "stages", "sizes"};
+    static const char* const kKeys[] = {"name", "order", "aliases", "summary", "why", "stages", "vary", "sizes"};
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys))
       invalid(file, "unknown field '" + key + "'");
   }
@@ -83,6 +83,15 @@ Purpose parse_purpose(const std::string& file, const std::string& text) {
   for (const char* id : kLookStages)
     if (!j["stages"].contains(id)) invalid(file, std::string("states no '") + id + "' parameters");
   p.stages = j["stages"];
+
+  // What its variations vary (of what the person did not ask for).
+  if (!j.contains("vary") || !j["vary"].is_array()) invalid(file, "'vary' must be a list");
+  for (const json& v : j["vary"]) {
+    static const char* const kDims[] = {"source", "backdrop", "light", "crop"};
+    if (!v.is_string() || std::none_of(std::begin(kDims), std::end(kDims), [&](const char* d) { return v == d; }))
+      invalid(file, "'vary' takes source, backdrop, light and crop, not " + v.dump());
+    p.vary.push_back(v.get<std::string>());
+  }
 
   // Output sizes: within the frame's limits; a square profile picture of
   // at least 800 px, a 4:5 and a 2:3 print size; the frame's own size one
@@ -144,6 +153,8 @@ const std::vector<Purpose>& purposes() {
   }();
   return all;
 }
+
+bool Purpose::varies(const std::string& what) const { return std::find(vary.begin(), vary.end(), what) != vary.end(); }
 
 std::vector<std::string> purpose_names() {
   std::vector<std::string> names;

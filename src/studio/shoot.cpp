@@ -155,10 +155,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose, opt.fields);
   json frame_params = json::object();
   {
-    Recipe first = build_recipe(plan, 0);
-    if (opt.overrides.contains("frame"))
-      if (Step* f = first.find("frame"))
-        for (const auto& [k, val] : opt.overrides["frame"].items()) f->params[k] = val;
+    Recipe first = build_recipe(plan, 0, opt.overrides);
     if (const Step* f = first.find("frame")) frame_params = f->params;
   }
   std::string stored;
@@ -241,102 +238,152 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   };
   const int max_tries = std::min<int>(3, int(set.ranking.size()));
 
+  // Each variation starts from another of the best-ranked sources in turn
+  // (the source photo is a variation too), the others its fallbacks. They
+  // are rendered grouped by that source, so a source's analysis is reused
+  // from the cache before other sources' steps push it out.
+  const bool vary_source = find_purpose(plan.purpose).varies("source");
+  auto first_source = [&](int v) { return vary_source ? v % max_tries : 0; };
+  std::vector<int> order(opt.count);
+  for (int v = 0; v < opt.count; ++v) order[v] = v;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return first_source(a) < first_source(b); });
   FrameCache cache;
-  json portraits = json::array();
-  for (int v = 0; v < opt.count; ++v) {
-    Recipe recipe = build_recipe(plan, v);
-    for (auto& step : recipe.steps)
-      if (opt.overrides.contains(step.stage))
-        for (const auto& [k, val] : opt.overrides[step.stage].items()) step.params[k] = val;
+  std::vector<json> made(opt.count);
+  // A portrait too like one already made (on 64x80 thumbnails, a mean
+  // difference under kDistinct levels of 255: the key's side the photo's
+  // own already, everything else fixed by the request) is not a choice:
+  // another variation of the same slot is tried instead, twice at most
+  // (numbers count + 1 apart: the key's side flips between them).
+  constexpr double kDistinct = 3.0;
+  std::vector<std::pair<int, cv::Mat>> thumbs;  // slot, thumbnail
+  auto thumbnail = [](const cv::Mat& bgr) {
+    cv::Mat t;
+    cv::resize(bgr, t, cv::Size(64, 80), 0, 0, cv::INTER_AREA);
+    t.convertTo(t, CV_32F);
+    return t;
+  };
+  for (const int v : order) {
     json attempts = json::array();
     json entry;
-    for (int t = 0; t < max_tries; ++t) {
-      const int photo = set.ranking[t];
-      const std::string& source_file = set.photos[photo].a.file;
-      ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count) + " from " +
-                 fs::path(source_file).filename().string();
-      Source& src = source_of(photo);
-      RunResult run = run_recipe(src.frame, src.key, recipe, ctx, &cache);
-      const Frame& out = *run.frame;
+    for (int round = 0; round < 3 && entry.is_null(); ++round) {
+      const Recipe recipe = build_recipe(plan, v + round * (opt.count + 1), opt.overrides);
+      bool too_alike = false;
+      for (int t = 0; t < max_tries && !too_alike; ++t) {
+        const int photo = set.ranking[(first_source(v) + t) % max_tries];
+        const std::string& source_file = set.photos[photo].a.file;
+        ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count) + " from " +
+                   fs::path(source_file).filename().string();
+        Source& src = source_of(photo);
+        RunResult run = run_recipe(src.frame, src.key, recipe, ctx, &cache);
+        const Frame& out = *run.frame;
 
-      // Likeness of the output against the set, leaving out the photo it was
-      // made from (so it compares like with the leave-one-out baseline).
-      ctx.report("likeness", 0);
-      const DecodedImage decoded = decode_image_bytes(out.encoded, "portrait");
-      auto faces = FaceAnalyzer::shared().analyze(decoded.bgr);
-      const int s = FaceAnalyzer::main_subject(faces, decoded.bgr.size());
-      const auto& emb_photo = set.embedding_photo;
-      const int exclude = int(std::find(emb_photo.begin(), emb_photo.end(), photo) - emb_photo.begin());
-      LikenessScore score;
-      float source_sim = 0;
-      if (s >= 0 && !faces[s].embedding.empty()) {
-        score = score_likeness(faces[s].embedding, set.embeddings, set.baseline, exclude);
-        source_sim = similarity(faces[s].embedding, set.embeddings[exclude]);
-      }
-      json likeness = score.to_json();
-      likeness["source_similarity"] = std::round(source_sim * 10000) / 10000;
+        // Likeness of the output against the set, leaving out the photo it was
+        // made from (so it compares like with the leave-one-out baseline).
+        ctx.report("likeness", 0);
+        const DecodedImage decoded = decode_image_bytes(out.encoded, "portrait");
+        auto faces = FaceAnalyzer::shared().analyze(decoded.bgr);
+        const int s = FaceAnalyzer::main_subject(faces, decoded.bgr.size());
+        const auto& emb_photo = set.embedding_photo;
+        const int exclude = int(std::find(emb_photo.begin(), emb_photo.end(), photo) - emb_photo.begin());
+        LikenessScore score;
+        float source_sim = 0;
+        if (s >= 0 && !faces[s].embedding.empty()) {
+          score = score_likeness(faces[s].embedding, set.embeddings, set.baseline, exclude);
+          source_sim = similarity(faces[s].embedding, set.embeddings[exclude]);
+        }
+        json likeness = score.to_json();
+        likeness["source_similarity"] = std::round(source_sim * 10000) / 10000;
 
-      char name[64];
-      std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
-                    format_extension(format_from_name(out.encoded_format)).c_str());
-      const std::string path = (fs::path(out_dir) / name).string();
-      json timings = json::object();
-      for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
-      if (!score.passed) {
-        attempts.push_back(
-            {{"source", source_file},
-             {"likeness", likeness},
-             {"refused", s < 0 ? "no face found in the output" : "likeness below the person's baseline band"}});
-        continue;
-      }
-      // The manifest: the source as parentOf ingredient (its hash only), then
-      // one action per stage that changed pixels, with its parameters.
-      ManifestInput mi;
-      mi.source_sha256 = src.sha256;
-      mi.source_format = src.mime;
-      mi.title = fs::path(path).filename().string();
-      mi.consent_id = consent.id;
-      mi.actions = manifest_actions(recipe.resolved(), &run.steps);
-      const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
-      std::string summary;
-      for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;
-      entry = {{"file", path},
-               {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
-               {"source", source_file},
+        char name[64];
+        std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
+                      format_extension(format_from_name(out.encoded_format)).c_str());
+        const std::string path = (fs::path(out_dir) / name).string();
+        json timings = json::object();
+        for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
+        if (!score.passed) {
+          attempts.push_back(
+              {{"source", source_file},
                {"likeness", likeness},
-               {"passed", true},
-               {"digital_source_type", out.source_type},
-               {"edits", out.edits},
-               {"recipe", recipe.resolved().to_json()},
-               {"provenance", run.provenance()},
-               {"timings_ms", timings}};
-      // The sidecar: the executed recipe and its provenance, beside the image.
-      const std::string sidecar = fs::path(path).replace_extension(".json").string();
-      const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
-      entry["sidecar"] = sidecar;
-      const json side = {{"file", fs::path(path).filename().string()},
-                         {"digital_source_type", out.source_type},
-                         {"edits", out.edits},
-                         {"likeness", likeness},
-                         {"recipe", entry["recipe"]},
-                         {"provenance", entry["provenance"]},
-                         {"generator", std::string("likeness ") + LIKENESS_VERSION}};
-      files.emplace_back(fs::path(path).filename().string(), signed_bytes);
-      // The edit map: per pixel, how much each kind of change touched it
-      // (blue: synthesised backdrop; black: the photo's own pixels).
-      files.emplace_back(fs::path(map_path).filename().string(),
-                         encode_image(edit_map(out, recipe), ImageFormat::png, 0));
-      entry["edit_map"] = map_path;
-      files.emplace_back(fs::path(sidecar).filename().string(), side.dump(2) + "\n");
-      break;
+               {"refused", s < 0 ? "no face found in the output" : "likeness below the person's baseline band"}});
+          continue;
+        }
+        const cv::Mat thumb = thumbnail(decoded.bgr);
+        for (const auto& [slot, other] : thumbs) {
+          const cv::Scalar d = cv::mean(cv::abs(thumb - other));
+          const double diff = (d[0] + d[1] + d[2]) / 3;
+          if (diff < kDistinct) {
+            attempts.push_back({{"source", source_file},
+                                {"likeness", likeness},
+                                {"refused", cv::format("too like portrait_%02d (mean difference %.1f levels): another "
+                                                       "variation tried",
+                                                       slot + 1, diff)}});
+            too_alike = true;
+            break;
+          }
+        }
+        if (too_alike) break;
+        thumbs.emplace_back(v, thumb);
+        // The manifest: the source as parentOf ingredient (its hash only), then
+        // one action per stage that changed pixels, with its parameters.
+        ManifestInput mi;
+        mi.source_sha256 = src.sha256;
+        mi.source_format = src.mime;
+        mi.title = fs::path(path).filename().string();
+        mi.consent_id = consent.id;
+        mi.actions = manifest_actions(recipe.resolved(), &run.steps);
+        const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
+        std::string summary;
+        for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;
+        entry = {{"file", path},
+                 {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
+                 {"source", source_file},
+                 {"likeness", likeness},
+                 {"passed", true},
+                 {"digital_source_type", out.source_type},
+                 {"edits", out.edits},
+                 {"recipe", recipe.resolved().to_json()},
+                 {"provenance", run.provenance()},
+                 {"timings_ms", timings}};
+        // The sidecar: the executed recipe and its provenance, beside the image.
+        const std::string sidecar = fs::path(path).replace_extension(".json").string();
+        const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
+        entry["sidecar"] = sidecar;
+        const json side = {{"file", fs::path(path).filename().string()},
+                           {"digital_source_type", out.source_type},
+                           {"edits", out.edits},
+                           {"likeness", likeness},
+                           {"recipe", entry["recipe"]},
+                           {"provenance", entry["provenance"]},
+                           {"generator", std::string("likeness ") + LIKENESS_VERSION}};
+        files.emplace_back(fs::path(path).filename().string(), signed_bytes);
+        // The edit map: per pixel, how much each kind of change touched it
+        // (blue: synthesised backdrop; black: the photo's own pixels).
+        files.emplace_back(fs::path(map_path).filename().string(),
+                           encode_image(edit_map(out, recipe), ImageFormat::png, 0));
+        entry["edit_map"] = map_path;
+        files.emplace_back(fs::path(sidecar).filename().string(), side.dump(2) + "\n");
+        break;
+      }
+      // Below the gate from every source: another variation would not make
+      // the person more recognisable; only a portrait too like another is
+      // tried again.
+      if (!too_alike) break;
     }
     if (entry.is_null())
       entry = {{"file", ""},
                {"passed", false},
-               {"refused", "every source tried fell below the person's likeness gate; nothing was written"}};
+               {"refused",
+                std::any_of(attempts.begin(), attempts.end(),
+                            [](const json& a) { return a.value("refused", "").rfind("too like", 0) == 0; })
+                    ? "every variation tried was too like another portrait or below the person's likeness gate; "
+                      "nothing was written: the request leaves too little to vary (fewer portraits, or fewer fixed "
+                      "settings)"
+                    : "every source tried fell below the person's likeness gate; nothing was written"}};
     entry["attempts"] = attempts;
-    portraits.push_back(std::move(entry));
+    made[v] = std::move(entry);
   }
+  json portraits = json::array();
+  for (json& e : made) portraits.push_back(std::move(e));
 
   json check = set.to_json();
   json report = {

@@ -269,3 +269,64 @@ TEST(Consent, PurgeDeletesWithdrawnSubjectsOnly) {
           .exit_code,
       2);
 }
+
+// A portrait's use is part of the consent: the uses a person permits travel
+// with every portrait (XMP xmpRights:UsageTerms, IPTC PLUS model release,
+// the signed manifest), and a shoot for a use the consent does not cover
+// is refused (exit 5).
+TEST(Consent, UsageRightsBindTheShootAndTravelWithThePortrait) {
+  const std::string refs = temp_dir("use-refs"), out = temp_dir("use-out");
+  for (const auto& id : identities())
+    if (id.person == "person02") fs::copy_file(people(id.file), refs + "/" + id.file);
+  auto shoot = [&](const std::string& subject, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"shoot",     "--refs",    refs,        "--out",   out,
+                                     "--subject", subject,     "--size",    "320x400", "--segment-resolution",
+                                     "640",       "--purpose", "ecommerce", "--quiet"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_cli(args);
+  };
+  auto exif = [](const std::string& tag, const std::string& file) {
+    return run_program({"exiftool", "-s3", "-n", tag, file}).out;
+  };
+  // Personal use only (the default of consent grant).
+  grant_consent("use-personal");
+  const CliResult refused = shoot("use-personal", {});
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
+  EXPECT_NE(refused.err.find("permits personal use only"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--uses personal,commercial"), std::string::npos) << refused.err;
+  EXPECT_FALSE(fs::exists(out + "/portrait_01.jpg"));
+  const CliResult personal = shoot("use-personal", {"--use", "personal"});
+  ASSERT_EQ(personal.exit_code, 0) << personal.err;
+  std::string file = out + "/portrait_01.jpg";
+  EXPECT_EQ(exif("-XMP-plus:ModelReleaseStatus", file), "MR-LMR\n");  // the PLUS URI, as exiftool reads it
+  const std::string terms = exif("-XMP-xmpRights:UsageTerms", file);
+  EXPECT_NE(terms.find("Permitted uses: personal."), std::string::npos) << terms;
+  EXPECT_EQ(terms.find("commercial"), std::string::npos) << terms;
+  EXPECT_EQ(exif("-XMP-plus:ModelReleaseID", file).rfind("cr_", 0), 0u);
+  EXPECT_EQ(validate(file).state, "Valid");  // the rights are in place before the signature
+  json v = json::parse(run_cli({"verify", file, "--json"}).out);
+  EXPECT_EQ(v["usage"]["signed_uses"], json::array({"personal"}));
+  EXPECT_EQ(v["usage"]["signed_model_release"], "MR-LMR");
+  EXPECT_EQ(v["usage"]["signed_consent_record"], exif("-XMP-plus:ModelReleaseID", file).substr(0, 19));
+  // Commercial use recorded: the same shoot goes through, unlimited release.
+  fs::remove_all(out);
+  const CliResult g = run_cli({"consent", "grant", "--subject", "use-both", "--by", "test", "--purposes",
+                               "portraits,likeness", "--retention", "30", "--uses", "personal,commercial"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const CliResult both = shoot("use-both", {});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(exif("-XMP-plus:ModelReleaseStatus", file), "MR-UMR\n");
+  EXPECT_NE(exif("-XMP-xmpRights:UsageTerms", file).find("personal, commercial"), std::string::npos);
+  EXPECT_EQ(validate(file).state, "Valid");
+  v = json::parse(run_cli({"verify", file, "--json"}).out);
+  EXPECT_EQ(v["usage"]["signed_uses"], json::array({"personal", "commercial"}));
+  const json report = json::parse(read_bytes(out + "/report.json"));
+  EXPECT_EQ(report["portraits"][0]["usage"]["use"], "commercial");
+  // A use nobody defined is a usage error.
+  EXPECT_EQ(run_cli({"consent", "grant", "--subject", "use-bad", "--by", "test", "--purposes", "portraits",
+                     "--retention", "30", "--uses", "resale"})
+                .exit_code,
+            2);
+  fs::remove_all(refs);
+  fs::remove_all(out);
+}

@@ -49,6 +49,10 @@ struct ManifestInput {
   std::vector<C2paAction> actions;
   std::string title;       // "portrait_01.jpg"
   std::string consent_id;  // opaque consent-record id, or ""
+  // With the consent id: the uses it permits and the PLUS model-release
+  // status ("MR-UMR", "MR-LMR"), in the org.likeness.consent assertion.
+  std::vector<std::string> uses;
+  std::string model_release;
 };
 
 // Embeds a signed manifest into an encoded JPEG or PNG (XMP already in place)

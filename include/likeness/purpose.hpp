@@ -19,6 +19,7 @@ struct Purpose {
   std::string name;
   std::vector<std::string> aliases;  // other words for it ("casting")
   std::string summary, why;
+  std::string use;  // personal or commercial: what its portraits are for by default (the consent must permit it)
   json stages = json::object();  // stage id -> {key: value}, each checked against the stage's declarations
   // What a shoot's variations vary, of what the person did not ask for:
   // source (the photo), backdrop (within its family), light (the key's

@@ -21,14 +21,20 @@ struct ConsentRecord {
   std::string given_by, on_behalf_of;
   std::string basis;  // "consent" or "public-domain sample"
   std::string text_version, text_sha256;
-  std::vector<std::string> purposes;                      // "portraits", "likeness"
-  std::vector<std::string> data_kinds;                    // "photos", "embeddings", "portraits"
+  std::vector<std::string> purposes;    // "portraits", "likeness"
+  std::vector<std::string> data_kinds;  // "photos", "embeddings", "portraits"
+  // What the portraits may be used for, as the person agreed (the model
+  // release): "personal" and/or "commercial". A record made before uses
+  // were asked reads as personal only.
+  std::vector<std::string> uses;
+  bool permits(const std::string& use) const;
   std::string granted_at, retention_until, withdrawn_at;  // ISO 8601 UTC; withdrawn_at "" if not
   bool valid_now() const;                                 // not withdrawn, not expired
   json to_json() const;
 };
 
 inline constexpr const char* kConsentPurposes[] = {"portraits", "likeness"};
+inline constexpr const char* kUses[] = {"personal", "commercial"};
 
 class Store {
  public:
@@ -36,7 +42,7 @@ class Store {
 
   ConsentRecord grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
                       const std::vector<std::string>& purposes, int retention_days,
-                      const std::string& basis = "consent");
+                      const std::vector<std::string>& uses, const std::string& basis = "consent");
   // The newest record of a subject, or id "" if none.
   ConsentRecord latest(const std::string& subject);
   bool withdraw(const std::string& subject);  // false if no active record

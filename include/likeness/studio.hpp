@@ -51,6 +51,7 @@ struct ShootOptions {
   std::string prompt;
   PromptFields fields;  // --attire, --setting, --lighting, --composition: win over the prompt
   std::string purpose = "corporate";
+  std::string use;  // personal or commercial; "" the purpose's. The consent must permit it (else Error{no_consent})
   int count = 1;
   json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)

@@ -2,6 +2,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 namespace likeness {
 
@@ -15,6 +16,20 @@ struct XmpFields {
 
 // Returns the encoded image with the XMP packet added (JPEG, PNG, WebP).
 std::string embed_xmp(const std::string& encoded, const XmpFields& fields);
+
+// The portrait's usage rights, from the person's consent record (the model
+// release): XMP xmpRights:Marked and UsageTerms ("Permitted uses: personal,
+// commercial ..."), IPTC PLUS plus:ModelReleaseStatus (MR-UMR when
+// commercial use is permitted, else MR-LMR: a limited release) and
+// plus:ModelReleaseID (the opaque consent id, nothing personal).
+struct UsageRights {
+  std::vector<std::string> uses;  // personal, commercial
+  std::string consent_id;
+  std::string release_status() const;  // "MR-UMR" or "MR-LMR"
+  std::string terms() const;           // the UsageTerms text
+};
+inline constexpr const char* kPlusVocab = "http://ns.useplus.org/ldf/vocab/";
+std::string embed_usage_rights(const std::string& encoded, const UsageRights& rights);
 
 // All XMP properties of an encoded image, keyed like "Xmp.iptcExt.DigitalSourceType".
 std::map<std::string, std::string> read_xmp(const std::string& encoded);

@@ -1,5 +1,6 @@
 #include "likeness/xmp.hpp"
 
+#include <algorithm>
 #include <exiv2/exiv2.hpp>
 #include <mutex>
 
@@ -38,6 +39,39 @@ std::string embed_xmp(const std::string& encoded, const XmpFields& f) {
     return std::string(reinterpret_cast<const char*>(buf.pData_), static_cast<size_t>(buf.size_));
   } catch (const Exiv2::AnyError& e) {
     throw Error(ErrorCode::internal, std::string("exiv2 cannot write XMP: ") + e.what());
+  }
+}
+
+std::string UsageRights::release_status() const {
+  return std::find(uses.begin(), uses.end(), "commercial") != uses.end() ? "MR-UMR" : "MR-LMR";
+}
+
+std::string UsageRights::terms() const {
+  std::string list;
+  for (const auto& u : uses) list += (list.empty() ? "" : ", ") + u;
+  return "Permitted uses: " + list + ". Model release: the person's own consent, record " + consent_id +
+         " (likeness); any other use needs their permission.";
+}
+
+std::string embed_usage_rights(const std::string& encoded, const UsageRights& rights) {
+  init_exiv2();
+  try {
+    auto image = open_bytes(encoded);
+    image->readMetadata();
+    Exiv2::XmpData& xmp = image->xmpData();
+    xmp["Xmp.xmpRights.Marked"] = "True";
+    xmp["Xmp.xmpRights.UsageTerms"] = "lang=\"x-default\" " + rights.terms();
+    xmp["Xmp.plus.ModelReleaseStatus"] = std::string(kPlusVocab) + rights.release_status();
+    Exiv2::Value::AutoPtr id = Exiv2::Value::create(Exiv2::xmpBag);
+    id->read(rights.consent_id);
+    xmp.add(Exiv2::XmpKey("Xmp.plus.ModelReleaseID"), id.get());
+    image->writeMetadata();
+    Exiv2::BasicIo& io = image->io();
+    io.seek(0, Exiv2::BasicIo::beg);
+    Exiv2::DataBuf buf = io.read(static_cast<long>(io.size()));
+    return std::string(reinterpret_cast<const char*>(buf.pData_), static_cast<size_t>(buf.size_));
+  } catch (const Exiv2::AnyError& e) {
+    throw Error(ErrorCode::internal, std::string("exiv2 cannot write the usage rights: ") + e.what());
   }
 }
 

@@ -320,7 +320,12 @@ std::string sign_c2pa(const std::string& asset, const ManifestInput& in, const S
   const std::string actions_box = superbox("cbor", "c2pa.actions.v2", {cbor_box({{"actions", actions}})});
   std::string consent_box;
   if (!in.consent_id.empty())
-    consent_box = superbox("cbor", "org.likeness.consent", {cbor_box({{"record", in.consent_id}})});
+    consent_box = superbox("cbor", "org.likeness.consent", {cbor_box([&] {
+                             json c = {{"record", in.consent_id}};
+                             if (!in.uses.empty()) c["uses"] = in.uses;
+                             if (!in.model_release.empty()) c["model_release"] = in.model_release;
+                             return c;
+                           }())});
 
   const std::string protected_bytes = protected_header(signer.chain_der());
 

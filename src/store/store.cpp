@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -74,12 +75,14 @@ ConsentRecord record_from(const Stmt& q) {
   r.granted_at = q.text(9);
   r.retention_until = q.text(10);
   r.withdrawn_at = q.text(11);
+  const std::string uses = q.text(12);
+  r.uses = uses.empty() ? std::vector<std::string>{"personal"} : json::parse(uses).get<std::vector<std::string>>();
   return r;
 }
 
 constexpr const char* kColumns =
     "id, subject, given_by, on_behalf_of, basis, text_version, text_sha256, purposes, data_kinds, granted_at, "
-    "retention_until, withdrawn_at";
+    "retention_until, withdrawn_at, uses";
 
 }  // namespace
 
@@ -95,6 +98,10 @@ const std::string& consent_text() {
 
 bool ConsentRecord::valid_now() const { return !id.empty() && withdrawn_at.empty() && now_iso() < retention_until; }
 
+bool ConsentRecord::permits(const std::string& use) const {
+  return std::find(uses.begin(), uses.end(), use) != uses.end();
+}
+
 json ConsentRecord::to_json() const {
   return {{"id", id},
           {"subject", subject},
@@ -105,6 +112,7 @@ json ConsentRecord::to_json() const {
           {"consent_text_sha256", text_sha256},
           {"purposes", purposes},
           {"data_kinds", data_kinds},
+          {"uses", uses},
           {"granted_at", granted_at},
           {"retention_until", retention_until},
           {"withdrawn_at", withdrawn_at.empty() ? json(nullptr) : json(withdrawn_at)},
@@ -143,6 +151,8 @@ Store::Store(const std::string& path) {
           "NULL, state TEXT NOT NULL, staging_dev INTEGER, staging_ino INTEGER, started_at TEXT);"
           "CREATE INDEX outputs_path ON outputs(path);"
           "PRAGMA user_version=2;");
+    // The uses the person permits (a JSON list); NULL: personal only.
+    if (version < 3) exec("ALTER TABLE consent ADD COLUMN uses TEXT; PRAGMA user_version=3;");
   });
 }
 
@@ -182,7 +192,8 @@ Store& Store::open() {
 }
 
 ConsentRecord Store::grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
-                           const std::vector<std::string>& purposes, int retention_days, const std::string& basis) {
+                           const std::vector<std::string>& purposes, int retention_days,
+                           const std::vector<std::string>& uses, const std::string& basis) {
   check_subject(subject);
   if (by.empty()) throw Error(ErrorCode::usage, "--by: who gives consent is required");
   if (retention_days < 1 || retention_days > 3 * 365)
@@ -191,6 +202,10 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
   for (const auto& p : purposes)
     if (p != "portraits" && p != "likeness")
       throw Error(ErrorCode::usage, "unknown purpose '" + p + "' (portraits, likeness)");
+  if (uses.empty()) throw Error(ErrorCode::usage, "--uses: at least one of personal, commercial");
+  for (const auto& u : uses)
+    if (std::find(std::begin(kUses), std::end(kUses), u) == std::end(kUses))
+      throw Error(ErrorCode::usage, "unknown use '" + u + "' (personal, commercial)");
   ConsentRecord r;
   unsigned char b[8];
   RAND_bytes(b, sizeof b);
@@ -203,13 +218,16 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
   r.text_sha256 = sha256_hex(consent_text());
   r.purposes = purposes;
   r.data_kinds = {"photos", "embeddings", "portraits"};
+  r.uses = uses;
   const std::time_t now = std::time(nullptr);
   r.granted_at = iso(now);
   r.retention_until = iso(now + std::time_t(retention_days) * 86400);
-  Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO consent VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)");
+  const std::string insert =
+      "INSERT INTO consent (" + std::string(kColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?)";
+  Stmt q(static_cast<sqlite3*>(db_), insert.c_str());
   q.bind(1, r.id).bind(2, r.subject).bind(3, r.given_by).bind(4, r.on_behalf_of).bind(5, r.basis);
   q.bind(6, r.text_version).bind(7, r.text_sha256).bind(8, json(r.purposes).dump()).bind(9, json(r.data_kinds).dump());
-  q.bind(10, r.granted_at).bind(11, r.retention_until);
+  q.bind(10, r.granted_at).bind(11, r.retention_until).bind(12, json(r.uses).dump());
   q.step();
   return r;
 }

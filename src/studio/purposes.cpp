@@ -41,7 +41,7 @@ Purpose parse_purpose(const std::string& file, const std::string& text) {
   }
   if (!j.is_object()) invalid(file, "not a JSON object");
   for (const auto& [key, value] : j.items()) {
-    static const char* const kKeys[] = {"name", "order", "aliases", "summary", "why", "stages", "vary", "sizes"};
+    static const char* const kKeys[] = {"name", "order", "aliases", "summary", "why", "use", "stages", "vary", "sizes"};
     if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys))
       invalid(file, "unknown field '" + key + "'");
   }
@@ -57,6 +57,9 @@ Purpose parse_purpose(const std::string& file, const std::string& text) {
   if (base != p.name + ".json") invalid(file, "its name '" + p.name + "' is not its file's name");
   p.summary = text_field("summary");
   p.why = text_field("why");
+  // The use its portraits are for by default: the consent must permit it.
+  p.use = text_field("use");
+  if (p.use != "personal" && p.use != "commercial") invalid(file, "'use' is personal or commercial, not " + p.use);
   if (j.contains("aliases")) {
     if (!j["aliases"].is_array()) invalid(file, "'aliases' must be a list of words");
     for (const json& a : j["aliases"]) {

@@ -14,6 +14,7 @@
 #include "likeness/stage.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
+#include "likeness/xmp.hpp"
 
 namespace likeness {
 
@@ -151,6 +152,21 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
                 "portraits,likeness --retention DAYS");
   Store& store = Store::open();
   const ConsentRecord consent = store.require(opt.subject, "portraits");
+  // The use the portraits are for: the consent must permit it (the model
+  // release), and every portrait carries it.
+  const std::string use = opt.use.empty() ? find_purpose(opt.purpose).use : opt.use;
+  if (use != "personal" && use != "commercial")
+    throw Error(ErrorCode::usage, "--use is personal or commercial, not '" + use + "'");
+  if (!consent.permits(use)) {
+    std::string permitted;
+    for (const auto& u : consent.uses) permitted += (permitted.empty() ? "" : ", ") + u;
+    throw Error(ErrorCode::no_consent,
+                "the consent of subject '" + opt.subject + "' (" + consent.id + ") permits " + permitted +
+                    " use only; these portraits are for " + use + " use" +
+                    (opt.use.empty() ? " (the " + find_purpose(opt.purpose).name + " purpose's)" : std::string()) +
+                    ". Record consent that covers it (likeness consent grant ... --uses personal,commercial)" +
+                    (use == "commercial" ? ", or shoot with --use personal" : std::string()));
+  }
   // The portraits asked for: the references are judged as sources for them.
   const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose, opt.fields);
   json frame_params = json::object();
@@ -209,6 +225,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     std::string key;
     std::string sha256, mime;
   };
+  const std::string use = opt.use.empty() ? find_purpose(opt.purpose).use : opt.use;  // checked against the consent
   // Every portrait carries a signed C2PA manifest (JPEG APP11, PNG caBX).
   const Signer signer =
       opt.sign_cert.empty() ? Signer::installation() : Signer::from_files(opt.sign_cert, opt.sign_key);
@@ -330,13 +347,17 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         mi.source_format = src.mime;
         mi.title = fs::path(path).filename().string();
         mi.consent_id = consent.id;
+        const UsageRights rights{consent.uses, consent.id};
+        mi.uses = rights.uses;
+        mi.model_release = rights.release_status();
         mi.actions = manifest_actions(recipe.resolved(), &run.steps);
-        const std::string signed_bytes = sign_c2pa(out.encoded, mi, signer);
+        const std::string signed_bytes = sign_c2pa(embed_usage_rights(out.encoded, rights), mi, signer);
         std::string summary;
         for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;
         entry = {{"file", path},
                  {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
                  {"source", source_file},
+                 {"usage", {{"use", use}, {"permitted", rights.uses}, {"model_release", rights.release_status()}}},
                  {"likeness", likeness},
                  {"passed", true},
                  {"digital_source_type", out.source_type},

@@ -172,6 +172,11 @@ int main(int argc, char** argv) {
   add_fields(plan_cmd, plan_fields);
   plan_cmd->add_flag("--json", plan_as_json, "As JSON: recipe, origins, not_understood, refused");
   shoot_cmd->add_option("--purpose", so.purpose, "What the portraits are for: " + purpose_list())->check(purpose_check);
+  shoot_cmd
+      ->add_option("--use", so.use,
+                   "What the portraits will be used for: personal or commercial (default: the purpose's; the "
+                   "consent must permit it, else exit 5)")
+      ->check(CLI::IsMember({"personal", "commercial"}));
   shoot_cmd->add_option("--count", so.count, "Number of portraits")->check(CLI::Range(1, 20));
   shoot_cmd->add_option("--size", size, "Output size WIDTHxHEIGHT (default 1024x1280)");
   shoot_cmd
@@ -272,6 +277,10 @@ int main(int argc, char** argv) {
   grant_cmd->add_option("--on-behalf-of", c_behalf, "If given for someone else: for whom");
   grant_cmd->add_option("--purposes", c_purposes, "Comma-separated: portraits,likeness")->required();
   grant_cmd->add_option("--retention", c_days, "Days the data may be kept (1-1095)")->required();
+  std::string c_uses = "personal";
+  grant_cmd->add_option("--uses", c_uses,
+                        "Comma-separated: what the portraits may be used for, personal and/or commercial (the model "
+                        "release; default personal)");
   auto* show_cmd = consent_cmd->add_subcommand("show", "Show a subject's consent record");
   show_cmd->add_option("--subject", c_subject, "The person's id")->required();
   auto* withdraw_cmd = consent_cmd->add_subcommand("withdraw", "Withdraw consent (shoot refuses afterwards)");
@@ -370,7 +379,8 @@ int main(int argc, char** argv) {
       d.subject = "demo-astronaut";
       Store& store = Store::open();
       if (!store.latest(d.subject).valid_now())
-        store.grant(d.subject, "NASA (public domain)", "", {"portraits", "likeness"}, 30, "public-domain sample");
+        store.grant(d.subject, "NASA (public domain)", "", {"portraits", "likeness"}, 30, {"personal", "commercial"},
+                    "public-domain sample");
       std::printf(
           "demo: subject 'demo-astronaut' is recorded with basis \"public-domain sample\" — no person's "
           "consent is involved; your own photos need `likeness consent grant` first\n");
@@ -416,13 +426,20 @@ int main(int argc, char** argv) {
         std::stringstream ss(c_purposes);
         for (std::string p; std::getline(ss, p, ',');)
           if (!p.empty()) purposes.push_back(p);
-        const ConsentRecord r = store.grant(c_subject, c_by, c_behalf, purposes, c_days);
+        std::vector<std::string> uses;
+        std::stringstream us(c_uses);
+        for (std::string u; std::getline(us, u, ',');)
+          if (!u.empty()) uses.push_back(u);
+        const ConsentRecord r = store.grant(c_subject, c_by, c_behalf, purposes, c_days, uses);
         out = r.to_json();
+        std::string use_list;
+        for (const auto& u : r.uses) use_list += (use_list.empty() ? "" : ", ") + u;
         if (!c_json)
           std::printf(
-              "consent recorded: %s for subject '%s' until %s\nthe text agreed to (version %s, sha256 %s):\n  %s\n",
-              r.id.c_str(), r.subject.c_str(), r.retention_until.c_str(), r.text_version.c_str(), r.text_sha256.c_str(),
-              consent_text().c_str());
+              "consent recorded: %s for subject '%s' until %s; the portraits may be used for: %s\nthe text agreed to "
+              "(version %s, sha256 %s):\n  %s\n",
+              r.id.c_str(), r.subject.c_str(), r.retention_until.c_str(), use_list.c_str(), r.text_version.c_str(),
+              r.text_sha256.c_str(), consent_text().c_str());
       } else if (*show_cmd) {
         const ConsentRecord r = store.latest(c_subject);
         if (r.id.empty()) throw Error(ErrorCode::no_consent, "no consent record for subject '" + c_subject + "'");
@@ -466,18 +483,57 @@ int main(int argc, char** argv) {
       const char* state = v.state == Verification::valid     ? "valid"
                           : v.state == Verification::invalid ? "invalid"
                                                              : "no manifest";
+      // The usage rights: the XMP's terms and model release, and the signed
+      // manifest's consent assertion (what the person permitted).
+      json usage = json::object();
+      {
+        std::map<std::string, std::string> xmp;
+        try {
+          xmp = read_xmp(bytes);
+        } catch (const Error&) {
+        }
+        auto from_xmp = [&](const char* key, const char* name) {
+          auto it = xmp.find(key);
+          if (it != xmp.end()) usage[name] = it->second;
+        };
+        from_xmp("Xmp.xmpRights.UsageTerms", "usage_terms");
+        if (usage.contains("usage_terms")) {  // exiv2 prefixes a language alternative's language
+          std::string t = usage["usage_terms"];
+          if (t.rfind("lang=", 0) == 0 && t.find(' ') != std::string::npos) t = t.substr(t.find(' ') + 1);
+          usage["usage_terms"] = t;
+        }
+        from_xmp("Xmp.plus.ModelReleaseStatus", "model_release_status");
+        from_xmp("Xmp.plus.ModelReleaseID", "model_release_id");
+        if (v.manifest.contains("assertions") && v.manifest["assertions"].contains("org.likeness.consent")) {
+          const json& c = v.manifest["assertions"]["org.likeness.consent"];
+          if (c.is_object()) {
+            if (c.contains("uses")) usage["signed_uses"] = c["uses"];
+            if (c.contains("model_release")) usage["signed_model_release"] = c["model_release"];
+            if (c.contains("record")) usage["signed_consent_record"] = c["record"];
+          }
+        }
+      }
       if (verify_json) {
-        std::cout << json{{"state", state},
-                          {"trusted", v.trusted},
-                          {"problems", v.problems},
-                          {"digital_source_type", v.digital_source_type},
-                          {"manifest", v.manifest}}
+        std::cout << json{{"state", state},         {"trusted", v.trusted},
+                          {"problems", v.problems}, {"digital_source_type", v.digital_source_type},
+                          {"usage", usage},         {"manifest", v.manifest}}
                          .dump(2)
                   << "\n";
       } else {
         std::printf("%s: %s%s\n", verify_file.c_str(), state,
                     v.state == Verification::valid ? (v.trusted ? " (signed by a trusted CA)" : "") : "");
         if (!v.digital_source_type.empty()) std::printf("  source type: %s\n", v.digital_source_type.c_str());
+        if (usage.contains("usage_terms"))
+          std::printf("  usage terms: %s\n", usage["usage_terms"].get<std::string>().c_str());
+        if (usage.contains("model_release_status"))
+          std::printf("  model release: %s (%s)\n", usage["model_release_status"].get<std::string>().c_str(),
+                      usage.value("model_release_id", std::string("no id")).c_str());
+        if (usage.contains("signed_uses")) {
+          std::string u;
+          for (const auto& x : usage["signed_uses"]) u += (u.empty() ? "" : ", ") + x.get<std::string>();
+          std::printf("  signed: permitted uses %s, consent record %s\n", u.c_str(),
+                      usage.value("signed_consent_record", std::string("?")).c_str());
+        }
         for (const auto& p : v.problems) std::printf("  problem: %s\n", p.c_str());
         if (v.manifest.contains("actions"))
           for (const auto& a : v.manifest["actions"]) {

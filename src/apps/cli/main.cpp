@@ -20,6 +20,7 @@
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
 #include "likeness/process.hpp"
+#include "likeness/rank.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/upscale.hpp"
@@ -256,6 +257,17 @@ int main(int argc, char** argv) {
   std::vector<std::string> check_paths;
   bool check_json = false;
   std::string check_sheet;
+  std::string rank_refs, rank_candidates, rank_sheet;
+  bool rank_json = false;
+  auto* rank_cmd = app.add_subcommand(
+      "rank",
+      "Score any folder of headshots (from any generator, photographer or this studio) against the person's "
+      "own photos: likeness and its place in their band, a verdict (you, doubtful, not you), technical "
+      "quality, ranked best first; nothing is stored");
+  rank_cmd->add_option("--refs", rank_refs, "Folder of 1-20 of the person's own photos")->required();
+  rank_cmd->add_option("--candidates", rank_candidates, "Folder of headshots to rank")->required();
+  rank_cmd->add_flag("--json", rank_json, "Every figure as JSON on stdout");
+  rank_cmd->add_option("--sheet", rank_sheet, "Also write a contact sheet with badges (.jpg, .png or .webp)");
   auto* check_cmd = app.add_subcommand(
       "check", "Check reference photos: a verdict and advice per photo, coverage, your likeness baseline");
   check_cmd->add_option("DIR", check_paths, "Folder of 1-20 photos of the person (or the photo files)")->required();
@@ -658,6 +670,29 @@ int main(int argc, char** argv) {
                         p.allowed().c_str(), p.default_value.dump().c_str(), p.help.c_str());
         }
       }
+      return 0;
+    }
+    if (*rank_cmd) {
+      JobContext ctx;
+      ctx.threads = threads;
+      const HeadshotRanking r = rank_headshots(list_images(rank_refs), list_images(rank_candidates), ctx);
+      if (!rank_sheet.empty()) write_ranking_sheet(r, rank_sheet);
+      if (rank_json) {
+        std::cout << r.to_json().dump(2) << "\n";
+        return 0;
+      }
+      std::printf("baseline: gate %.3f (your photos' own likeness %.3f-%.3f); doubtful down to %.3f\n",
+                  r.refs.baseline.gate, r.refs.baseline.min, r.refs.baseline.max, r.refs.baseline.gate - kDoubtfulBand);
+      for (const int i : r.order) {
+        const RankedHeadshot& h = r.headshots[i];
+        if (h.verdict == "no face")
+          std::printf("#%-3d %-9s %s%s\n", h.rank, h.verdict.c_str(), h.file.c_str(),
+                      h.error.empty() ? "" : (": " + h.error).c_str());
+        else
+          std::printf("#%-3d %-9s %s  likeness %.3f (band position %.2f), quality %.2f\n", h.rank, h.verdict.c_str(),
+                      h.file.c_str(), h.likeness.raw, h.likeness.band_position, h.quality);
+      }
+      if (!rank_sheet.empty()) std::printf("sheet: %s\n", rank_sheet.c_str());
       return 0;
     }
     if (*plan_cmd) {

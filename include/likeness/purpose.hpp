@@ -28,6 +28,7 @@ struct Purpose {
   bool varies(const std::string& what) const;
   std::vector<OutputSize> sizes;
   std::string file;  // "purposes/corporate.json"
+  int order = 1000;  // where it stands in purposes() (corporate 1)
 };
 
 // Every purpose, in a fixed order (corporate first, then by name). Throws

@@ -55,6 +55,10 @@ Purpose parse_purpose(const std::string& file, const std::string& text) {
   p.name = text_field("name");
   const std::string base = file.substr(file.rfind('/') + 1);
   if (base != p.name + ".json") invalid(file, "its name '" + p.name + "' is not its file's name");
+  if (j.contains("order")) {
+    if (!j["order"].is_number_integer()) invalid(file, "'order' must be an integer");
+    p.order = j["order"].get<int>();
+  }
   p.summary = text_field("summary");
   p.why = text_field("why");
   // The use its portraits are for by default: the consent must permit it.
@@ -132,8 +136,8 @@ const std::vector<Purpose>& purposes() {
     std::vector<std::pair<int, Purpose>> read;
     for (const DataFile& f : data_files_under("purposes/")) {
       Purpose p = parse_purpose(std::string(f.path), std::string(f.text));
-      const json j = json::parse(f.text);
-      read.emplace_back(j.value("order", 1000), std::move(p));
+      const int order = p.order;
+      read.emplace_back(order, std::move(p));
     }
     if (read.empty()) throw Error(ErrorCode::internal, "no purposes in data/purposes/");
     std::stable_sort(read.begin(), read.end(), [](const auto& a, const auto& b) {

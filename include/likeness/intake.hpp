@@ -62,6 +62,18 @@ inline constexpr int kMaxCandidates = 6;
 // Results are kept only in the analysis store, if one is set.
 PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true);
 
+// The same analysis of an image in memory (a portrait just made), never
+// cached; `name` for messages.
+PhotoAnalysis analyse_image_bytes(const std::string& bytes, const std::string& name);
+
+// Technical quality of a face from its measures: sharpness, exposure, noise
+// and BRISQUE, each 0 (unusable) .. 1, and their mean.
+struct TechnicalQuality {
+  double score = 0;
+  json parts = json::object();
+};
+TechnicalQuality technical_quality(const FaceMeasures& m);
+
 // Where analyses (they hold embeddings: biometric data) are kept: a consented
 // subject's folder in the studio's store, or "" (the default) for transient
 // analysis that stores nothing. $LIKENESS_ANALYSIS_CACHE sets it for tests
@@ -148,6 +160,11 @@ struct SetCheck {
   json to_json() const;
 };
 
+// Analyses every photo, one per worker thread (ctx.threads shared among
+// them), reporting progress as `stage`; a photo that cannot be read has its
+// error, a cancellation or an internal failure throws.
+std::vector<PhotoAnalysis> analyse_photos(const std::vector<std::string>& files, JobContext& ctx, bool use_cache = true,
+                                          const std::string& stage = "check");
 // Analyses every photo (in parallel on ctx.threads), decides the subject of
 // each, flags, ranks, and computes the baseline.
 // use_cache=false re-analyses every photo (benchmarks).

@@ -130,6 +130,10 @@ std::string cache_path(const std::string& sha) {
 
 void set_analysis_store(const std::string& dir) { analysis_store() = dir; }
 
+namespace {
+void analyse_bytes(PhotoAnalysis& a, const std::string& bytes);
+}
+
 std::string FaceMeasures::view() const {
   const float a = std::abs(yaw);
   if (a < 15) return "frontal";
@@ -165,6 +169,34 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     }
   }
 
+  analyse_bytes(a, bytes);
+  if (!cached.empty() && a.width > 0) {
+    std::error_code ec;
+    fs::create_directories(fs::path(cached).parent_path(), ec);
+    if (!ec) {
+      try {
+        write_file_atomic(cached, analysis_json(a).dump());
+      } catch (const Error&) {
+        // The cache is an optimisation; a read-only cache dir is not an error.
+      }
+    }
+  }
+  return a;
+}
+
+PhotoAnalysis analyse_image_bytes(const std::string& bytes, const std::string& name) {
+  PhotoAnalysis a;
+  a.file = name;
+  a.sha256 = sha256_hex(bytes);
+  analyse_bytes(a, bytes);
+  return a;
+}
+
+namespace {
+// Decodes and analyses; a.error says why when the bytes are not an image
+// (a.width stays 0).
+void analyse_bytes(PhotoAnalysis& a, const std::string& bytes) {
+  const std::string& file = a.file;
   DecodedImage d;
   try {
     DecodeLimits lim;
@@ -173,7 +205,7 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
   } catch (const Error& e) {
     if (e.code() != ErrorCode::bad_input) throw;
     a.error = e.info().message;
-    return a;  // not cached: the file may be replaced by a good one with the same name
+    return;  // not cached: the file may be replaced by a good one with the same name
   }
   const bool swapped = d.orientation >= 5 && d.orientation <= 8;
   a.width = swapped ? d.source_height : d.source_width;
@@ -263,19 +295,23 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     for (auto& p : af.face.landmarks) p = (p - pad_offset) * k;
     a.faces.push_back(std::move(af));
   }
+}
+}  // namespace
 
-  if (!cached.empty()) {
-    std::error_code ec;
-    fs::create_directories(fs::path(cached).parent_path(), ec);
-    if (!ec) {
-      try {
-        write_file_atomic(cached, analysis_json(a).dump());
-      } catch (const Error&) {
-        // The cache is an optimisation; a read-only cache dir is not an error.
-      }
-    }
-  }
-  return a;
+namespace {
+double ramp(double x, double lo, double hi) { return std::clamp((x - lo) / (hi - lo), 0.0, 1.0); }
+}  // namespace
+
+TechnicalQuality technical_quality(const FaceMeasures& m) {
+  const double sharp = ramp(m.sharpness, 0.5, 0.9);  // blurry below 0.72
+  const double level = std::min(ramp(m.brightness, 30, 80), 1 - ramp(m.brightness, 190, 240));
+  const double exposure = level * (1 - ramp(m.clipped + m.crushed, 0.0, 0.1));
+  const double noise = 1 - ramp(m.noise, 2, 8);
+  const double brisque = 1 - ramp(m.brisque, 20, 70);
+  TechnicalQuality q;
+  q.parts = {{"sharpness", sharp}, {"exposure", exposure}, {"noise", noise}, {"brisque", brisque}};
+  q.score = (sharp + exposure + noise + brisque) / 4;
+  return q;
 }
 
 }  // namespace likeness

@@ -470,8 +470,8 @@ SetCheck decide_set(std::vector<PhotoAnalysis> analyses, const PortraitTarget& t
   return set;
 }
 
-SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache,
-                   const PortraitTarget& target) {
+std::vector<PhotoAnalysis> analyse_photos(const std::vector<std::string>& files, JobContext& ctx, bool use_cache,
+                                          const std::string& stage) {
   std::vector<PhotoAnalysis> analyses(files.size());
   std::atomic<size_t> next{0}, done{0};
   std::mutex mu;
@@ -503,7 +503,7 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool 
       }
       std::lock_guard<std::mutex> lock(mu);
       ctx.item = fs::path(files[i]).filename().string();
-      ctx.report("check", double(++done) / double(files.size()));
+      ctx.report(stage, double(++done) / double(files.size()));
     }
   };
   // One photo per worker thread, the job's thread budget shared among them.
@@ -518,7 +518,12 @@ SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool 
   budgeted();
   for (auto& t : pool) t.join();
   if (failure) std::rethrow_exception(failure);
-  return decide_set(std::move(analyses), target);
+  return analyses;
+}
+
+SetCheck check_set(const std::vector<std::string>& files, JobContext& ctx, bool use_cache,
+                   const PortraitTarget& target) {
+  return decide_set(analyse_photos(files, ctx, use_cache, "check"), target);
 }
 
 json SetCheck::to_json() const {

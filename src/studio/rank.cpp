@@ -11,18 +11,6 @@
 namespace likeness {
 
 namespace {
-double ramp(double x, double lo, double hi) { return std::clamp((x - lo) / (hi - lo), 0.0, 1.0); }
-
-// Technical quality of a face from its measures, each part 0..1.
-json quality_of(const FaceMeasures& m) {
-  const double sharp = ramp(m.sharpness, 0.5, 0.9);  // blurry below 0.72
-  const double level = std::min(ramp(m.brightness, 30, 80), 1 - ramp(m.brightness, 190, 240));
-  const double exposure = level * (1 - ramp(m.clipped + m.crushed, 0.0, 0.1));
-  const double noise = 1 - ramp(m.noise, 2, 8);
-  const double brisque = 1 - ramp(m.brisque, 20, 70);
-  return {{"sharpness", sharp}, {"exposure", exposure}, {"noise", noise}, {"brisque", brisque}};
-}
-
 int verdict_order(const std::string& v) { return v == "you" ? 0 : v == "doubtful" ? 1 : v == "not you" ? 2 : 3; }
 }  // namespace
 
@@ -58,14 +46,14 @@ HeadshotRanking rank_headshots(const std::vector<std::string>& refs, const std::
     for (const auto& p : r.refs.photos) why += "\n  " + p.a.file + ": " + p.advice;
     throw Error(ErrorCode::bad_input, "no usable reference photo of the person:" + why);
   }
+  // Candidates analysed side by side, as the references are.
+  const std::vector<PhotoAnalysis> analysed = analyse_photos(candidates, ctx, true, "rank");
   r.headshots.resize(candidates.size());
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (ctx.cancel && ctx.cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
-    ctx.item = std::filesystem::path(candidates[i]).filename().string();
     RankedHeadshot& h = r.headshots[i];
+    const PhotoAnalysis& a = analysed[i];
     h.file = candidates[i];
     h.verdict = "no face";
-    const PhotoAnalysis a = analyse_photo(candidates[i]);
     h.error = a.error;
     h.faces_found = a.faces_found;
     // The face most like the person (a group shot's other faces are not
@@ -78,10 +66,9 @@ HeadshotRanking rank_headshots(const std::vector<std::string>& refs, const std::
     }
     if (best < 0) continue;
     h.verdict = h.likeness.passed ? "you" : h.likeness.raw >= h.likeness.gate - kDoubtfulBand ? "doubtful" : "not you";
-    h.quality_parts = quality_of(a.faces[best].m);
-    double sum = 0;
-    for (const auto& [k, v] : h.quality_parts.items()) sum += v.get<double>();
-    h.quality = sum / double(h.quality_parts.size());
+    const TechnicalQuality q = technical_quality(a.faces[best].m);
+    h.quality_parts = q.parts;
+    h.quality = q.score;
   }
   // Best first: you, doubtful, not you, no face; within each, likeness with
   // a small part for quality (a sharp, well exposed "you" before a blurred

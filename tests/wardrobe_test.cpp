@@ -76,8 +76,7 @@ wardrobe::Parts parts_of(const Frame& f) {
 wardrobe::Garments garments_of(const Frame& f) {
   cv::Mat solid = f.alpha >= 0.9f;
   if (!f.outside.empty()) solid &= ~f.outside;
-  return wardrobe::split_garments(wardrobe::lab_of_linear(f.foreground), parts_of(f), solid,
-                                  wardrobe::body_of(f.subject_face()));
+  return wardrobe::split_garments(lab_of_linear(f.foreground), parts_of(f), solid, wardrobe::body_of(f.subject_face()));
 }
 
 cv::Mat disc(int r) { return cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(2 * r + 1, 2 * r + 1)); }
@@ -170,12 +169,12 @@ TEST_P(Wardrobe, TheDominantGarmentTakesTheColourWithItsTextureAndNothingElseCha
   const cv::Mat garment = g.outer.weight >= 0.5;
   const cv::Mat core = garment & (in.alpha >= 0.9f);
   ASSERT_GT(cv::countNonZero(core), 3000);
-  const cv::Mat lab0 = wardrobe::lab_of_linear(in.image), lab1 = wardrobe::lab_of_linear(out.image);
+  const cv::Mat lab0 = lab_of_linear(in.image), lab1 = lab_of_linear(out.image);
 
   // The mean colour.
   const cv::Scalar m0 = cv::mean(lab0, core), m1 = cv::mean(lab1, core);
-  const cv::Vec3f target = wardrobe::lab_of(wardrobe::colour_of(tc.colour));
-  const double de_target = wardrobe::ciede2000(cv::Vec3d(m1[0], m1[1], m1[2]), cv::Vec3d(target));
+  const cv::Vec3f target = lab_of(wardrobe::colour_of(tc.colour));
+  const double de_target = ciede2000(cv::Vec3d(m1[0], m1[1], m1[2]), cv::Vec3d(target));
 
   // Texture: high-pass log-luminance on textured, unclipped pixels away
   // from the garment's edge.
@@ -218,7 +217,7 @@ TEST_P(Wardrobe, TheDominantGarmentTakesTheColourWithItsTextureAndNothingElseCha
   // Skin and hair beyond 3 px of the garment; the old background.
   cv::Mat near;
   cv::dilate(garment, near, disc(3));
-  const cv::Mat de = wardrobe::ciede2000(lab0, lab1);
+  const cv::Mat de = ciede2000(lab0, lab1);
   const cv::Mat skin = ((layer(in, "face_skin") + layer(in, "body_skin")) >= 0.5) & (in.alpha >= 0.5) & ~near;
   const cv::Mat hair = (layer(in, "hair") >= 0.5) & (in.alpha >= 0.5) & ~near;
   const double skin_mean = cv::mean(de, skin)[0], skin_p99 = percentile(de, skin, 0.99);
@@ -296,10 +295,10 @@ TEST(Wardrobe, Ciede2000MatchesThePublishedTestPairs) {
       {{50, 2.5, 0}, {58, 24, 15}, 19.4535},
   };
   for (const auto& p : pairs) {
-    EXPECT_NEAR(wardrobe::ciede2000(p.a, p.b), p.de, 1e-4);
-    EXPECT_NEAR(wardrobe::ciede2000(p.b, p.a), p.de, 1e-4);
+    EXPECT_NEAR(ciede2000(p.a, p.b), p.de, 1e-4);
+    EXPECT_NEAR(ciede2000(p.b, p.a), p.de, 1e-4);
   }
-  EXPECT_EQ(wardrobe::ciede2000(cv::Vec3d(40, 10, -5), cv::Vec3d(40, 10, -5)), 0);
+  EXPECT_EQ(ciede2000(cv::Vec3d(40, 10, -5), cv::Vec3d(40, 10, -5)), 0);
 }
 
 TEST(Wardrobe, ColoursByNameOrHexAndUnknownNamesAreRefusedAtResolveTime) {
@@ -364,8 +363,8 @@ TEST(Wardrobe, AJacketAndTheShirtUnderItAreSeparateGarments) {
   // Recolouring the shirt leaves the jacket as it is, and the other way.
   const Frame s = recoloured(in, "light blue", "inner");
   std::printf("%s\n", s.edits.back().c_str());
-  const cv::Mat lab0 = wardrobe::lab_of_linear(in.image), lab1 = wardrobe::lab_of_linear(s.image);
-  const cv::Mat de = wardrobe::ciede2000(lab0, lab1);
+  const cv::Mat lab0 = lab_of_linear(in.image), lab1 = lab_of_linear(s.image);
+  const cv::Mat de = ciede2000(lab0, lab1);
   cv::Mat jacket_core;
   cv::erode(jacket & (in.alpha >= 0.9f), jacket_core, disc(3));
   const cv::Mat shirt_core = shirt & (in.alpha >= 0.9f);
@@ -434,7 +433,7 @@ TEST(Wardrobe, TimeAtOutputSize) {
       std::printf("  %s %.0f ms\n", what, std::chrono::duration<double, std::milli>(t1 - t0).count());
       t0 = t1;
     };
-    const cv::Mat lab = wardrobe::lab_of_linear(in.foreground);
+    const cv::Mat lab = lab_of_linear(in.foreground);
     lap("lab");
     const wardrobe::Garments g = garments_of(in);
     lap("split (with its own lab)");

@@ -39,4 +39,14 @@ cv::Vec3f linear_color(const cv::Scalar& bgr255);
 // fit of the Planckian locus, 1667..25000 K): a light's colour temperature.
 cv::Vec3f kelvin(double k);
 
+// CIELAB (D65, OpenCV's conversion from linear light) of an sRGB colour and
+// of a linear BGR image (CV_32FC3, clamped to 0..1 first).
+cv::Vec3f lab_of(const cv::Scalar& srgb_bgr255);
+cv::Mat lab_of_linear(const cv::Mat& linear_bgr);
+
+// CIEDE2000 colour difference (kL = kC = kH = 1), after Sharma, Wu and Dalal
+// (2005), and per pixel of two CIELAB images (CV_32F).
+double ciede2000(const cv::Vec3d& lab1, const cv::Vec3d& lab2);
+cv::Mat ciede2000(const cv::Mat& lab1, const cv::Mat& lab2);
+
 }  // namespace likeness

@@ -12,9 +12,6 @@
 namespace likeness::wardrobe {
 
 namespace {
-constexpr double kPi = 3.14159265358979323846;
-double rad(double deg) { return deg * kPi / 180; }
-
 float luminance(const cv::Vec3f& bgr) { return 0.0722f * bgr[0] + 0.7152f * bgr[1] + 0.2126f * bgr[2]; }
 
 // CIE L* of a relative luminance.
@@ -80,73 +77,6 @@ cv::Scalar colour_of(const std::string& name_or_hex) {
   std::string known;
   for (const auto& c : fabric_colours()) known += (known.empty() ? "" : ", ") + c.name;
   throw Error(ErrorCode::usage, "unknown clothing colour '" + name_or_hex + "' (#rrggbb or one of " + known + ")");
-}
-
-cv::Vec3f lab_of(const cv::Scalar& srgb_bgr255) {
-  const cv::Mat lin(1, 1, CV_32FC3, cv::Scalar(linear_color(srgb_bgr255)));
-  return lab_of_linear(lin).at<cv::Vec3f>(0, 0);
-}
-
-cv::Mat lab_of_linear(const cv::Mat& linear_bgr) {
-  CV_Assert(linear_bgr.type() == CV_32FC3);
-  cv::Mat clamped, lab;
-  cv::min(cv::max(linear_bgr, 0.0), 1.0, clamped);
-  cv::cvtColor(clamped, lab, cv::COLOR_LBGR2Lab);
-  return lab;
-}
-
-double ciede2000(const cv::Vec3d& lab1, const cv::Vec3d& lab2) {
-  const double L1 = lab1[0], a1 = lab1[1], b1 = lab1[2], L2 = lab2[0], a2 = lab2[1], b2 = lab2[2];
-  const double c_mean = (std::hypot(a1, b1) + std::hypot(a2, b2)) / 2;
-  const double c7 = std::pow(c_mean, 7), k7 = std::pow(25.0, 7);
-  const double g = 0.5 * (1 - std::sqrt(c7 / (c7 + k7)));
-  const double a1p = (1 + g) * a1, a2p = (1 + g) * a2;
-  const double c1p = std::hypot(a1p, b1), c2p = std::hypot(a2p, b2);
-  auto hue = [](double b, double a) {
-    if (a == 0 && b == 0) return 0.0;
-    double h = std::atan2(b, a) * 180 / kPi;
-    return h < 0 ? h + 360 : h;
-  };
-  const double h1p = hue(b1, a1p), h2p = hue(b2, a2p);
-  const double dl = L2 - L1, dc = c2p - c1p;
-  double dh = 0;
-  if (c1p * c2p != 0) {
-    dh = h2p - h1p;
-    if (dh > 180) dh -= 360;
-    if (dh < -180) dh += 360;
-  }
-  const double dH = 2 * std::sqrt(c1p * c2p) * std::sin(rad(dh / 2));
-  const double l_mean = (L1 + L2) / 2, cp_mean = (c1p + c2p) / 2;
-  double h_mean = h1p + h2p;
-  if (c1p * c2p != 0) {
-    if (std::abs(h1p - h2p) <= 180)
-      h_mean = (h1p + h2p) / 2;
-    else
-      h_mean = h1p + h2p < 360 ? (h1p + h2p + 360) / 2 : (h1p + h2p - 360) / 2;
-  }
-  const double t = 1 - 0.17 * std::cos(rad(h_mean - 30)) + 0.24 * std::cos(rad(2 * h_mean)) +
-                   0.32 * std::cos(rad(3 * h_mean + 6)) - 0.20 * std::cos(rad(4 * h_mean - 63));
-  const double theta = 30 * std::exp(-((h_mean - 275) / 25) * ((h_mean - 275) / 25));
-  const double cp7 = std::pow(cp_mean, 7);
-  const double rc = 2 * std::sqrt(cp7 / (cp7 + k7));
-  const double lm50 = (l_mean - 50) * (l_mean - 50);
-  const double sl = 1 + 0.015 * lm50 / std::sqrt(20 + lm50);
-  const double sc = 1 + 0.045 * cp_mean, sh = 1 + 0.015 * cp_mean * t;
-  const double rt = -std::sin(rad(2 * theta)) * rc;
-  const double tl = dl / sl, tc = dc / sc, th = dH / sh;
-  return std::sqrt(std::max(0.0, tl * tl + tc * tc + th * th + rt * tc * th));
-}
-
-cv::Mat ciede2000(const cv::Mat& lab1, const cv::Mat& lab2) {
-  CV_Assert(lab1.type() == CV_32FC3 && lab2.type() == CV_32FC3 && lab1.size() == lab2.size());
-  cv::Mat d(lab1.size(), CV_32F);
-  for (int y = 0; y < d.rows; ++y) {
-    const auto* p = lab1.ptr<cv::Vec3f>(y);
-    const auto* q = lab2.ptr<cv::Vec3f>(y);
-    auto* o = d.ptr<float>(y);
-    for (int x = 0; x < d.cols; ++x) o[x] = p[x] == q[x] ? 0.f : float(ciede2000(cv::Vec3d(p[x]), cv::Vec3d(q[x])));
-  }
-  return d;
 }
 
 Body body_of(const Face* face) {

@@ -1,4 +1,4 @@
-// The wardrobe's pieces as pure functions: fabric colours by name, CIEDE2000,
+// The wardrobe's pieces as pure functions: fabric colours by name,
 // the split of the clothing into garments (an outer one across the shoulders,
 // an inner one between its lapels) and the recolour that keeps a garment's
 // folds and texture.
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "likeness/color.hpp"
 #include "likeness/face.hpp"
 
 namespace likeness::wardrobe {
@@ -35,16 +36,6 @@ std::vector<std::string> colour_names();
 // A fabric colour's name or #rrggbb -> sRGB BGR 0..255; throws usage naming
 // the known colours.
 cv::Scalar colour_of(const std::string& name_or_hex);
-
-// CIELAB (D65, OpenCV's conversion from linear light) of an sRGB colour and
-// of a linear BGR image (CV_32FC3, clamped to 0..1 first).
-cv::Vec3f lab_of(const cv::Scalar& srgb_bgr255);
-cv::Mat lab_of_linear(const cv::Mat& linear_bgr);
-
-// CIEDE2000 colour difference (kL = kC = kH = 1), after Sharma, Wu and Dalal
-// (2005), and per pixel of two CIELAB images (CV_32F).
-double ciede2000(const cv::Vec3d& lab1, const cv::Vec3d& lab2);
-cv::Mat ciede2000(const cv::Mat& lab1, const cv::Mat& lab2);
 
 // Where the body lies relative to the face (canvas pixels): the chin, the
 // face's up direction and the eye distance as the unit.

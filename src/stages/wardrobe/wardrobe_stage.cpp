@@ -126,8 +126,7 @@ class WardrobeStage final : public Stage {
     wardrobe::Body body = wardrobe::body_of(in.subject_face());
     body.chin *= float(f);
     body.unit *= float(f);
-    wardrobe::Garments g =
-        wardrobe::split_garments(wardrobe::lab_of_linear(down(own)), small, down_mask(solid, 0.5), body);
+    wardrobe::Garments g = wardrobe::split_garments(lab_of_linear(down(own)), small, down_mask(solid, 0.5), body);
     for (wardrobe::Garment* garment : {&g.outer, &g.inner})
       if (f < 1 && !garment->weight.empty()) {
         cv::Mat full;
@@ -174,7 +173,7 @@ class WardrobeStage final : public Stage {
     const cv::Mat amount = has_alpha ? cv::Mat(weight.mul(in.alpha)) : weight;
     out.relit = in.relit.empty() ? amount : cv::Mat(cv::max(in.relit, amount));
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
-    const double de = wardrobe::ciede2000(cv::Vec3d(rep.after), cv::Vec3d(rep.target));
+    const double de = ciede2000(cv::Vec3d(rep.after), cv::Vec3d(rep.target));
     std::string what = std::string(garment_words(which)) + " recoloured to " + colour;
     if (colour[0] != '#') what += " (" + format_color(target) + ")";
     what += cv::format(", folds and texture kept (its mean colour %.1f CIEDE2000 from it", de);

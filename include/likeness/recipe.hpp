@@ -25,6 +25,7 @@ struct Recipe {
   // Fills defaults and validates every step against the registry.
   Recipe resolved() const;
   Step* find(const std::string& stage);
+  const Step* find(const std::string& stage) const;
   // The recipe up to and including `stage` (throws usage when absent).
   Recipe until(const std::string& stage) const;
 };

@@ -49,6 +49,8 @@ Step* Recipe::find(const std::string& stage) {
   return nullptr;
 }
 
+const Step* Recipe::find(const std::string& stage) const { return const_cast<Recipe*>(this)->find(stage); }
+
 json RunResult::provenance() const {
   json out = json::array();
   for (const auto& s : steps)

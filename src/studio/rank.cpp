@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/badge_sheet.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/image_io.hpp"
@@ -87,45 +88,28 @@ HeadshotRanking rank_headshots(const std::vector<std::string>& refs, const std::
 
 void write_ranking_sheet(const HeadshotRanking& r, const std::string& path) {
   const ImageFormat format = format_from_path(path);
-  constexpr int kSide = 220, kCaption = 54, kGap = 8;
-  const int n = std::max<int>(1, int(r.order.size())), cols = std::min(6, n), rows = (n + cols - 1) / cols;
-  cv::Mat sheet(kGap + rows * (kSide + kCaption + kGap), kGap + cols * (kSide + kGap), CV_8UC3, cv::Scalar::all(255));
-  for (int k = 0; k < int(r.order.size()); ++k) {
-    const RankedHeadshot& h = r.headshots[r.order[k]];
-    const cv::Point at(kGap + (k % cols) * (kSide + kGap), kGap + (k / cols) * (kSide + kCaption + kGap));
-    cv::Mat cell = sheet(cv::Rect(at, cv::Size(kSide, kSide + kCaption)));
-    cell.setTo(cv::Scalar::all(240));
+  constexpr int kSide = 220;
+  std::vector<SheetTile> tiles;
+  for (const int i : r.order) {
+    const RankedHeadshot& h = r.headshots[i];
+    SheetTile t;
     try {
       DecodeLimits lim;
       lim.shrink_to = kSide;
-      const cv::Mat img = decode_image(h.file, lim).bgr;
-      const double s = double(kSide) / std::max(img.cols, img.rows);
-      cv::Mat small;
-      cv::resize(img, small, cv::Size(std::max(1, int(img.cols * s)), std::max(1, int(img.rows * s))), 0, 0,
-                 cv::INTER_AREA);
-      small.copyTo(cell(cv::Rect((kSide - small.cols) / 2, (kSide - small.rows) / 2, small.cols, small.rows)));
+      t.image = decode_image(h.file, lim).bgr;
     } catch (const Error&) {
       // The caption says what is wrong with it.
     }
-    const cv::Scalar colour = h.verdict == "you"        ? cv::Scalar(60, 160, 40)
-                              : h.verdict == "doubtful" ? cv::Scalar(0, 150, 230)
-                                                        : cv::Scalar(40, 40, 200);
-    const std::string badge = "#" + std::to_string(h.rank) + " " + h.verdict;
-    int base = 0;
-    const cv::Size ts = cv::getTextSize(badge, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &base);
-    cv::rectangle(cell, cv::Rect(4, 4, ts.width + 10, ts.height + 10), colour, cv::FILLED);
-    cv::putText(cell, badge, cv::Point(9, 9 + ts.height), cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar::all(255), 1,
-                cv::LINE_AA);
-    const std::string name = std::filesystem::path(h.file).filename().string().substr(0, 32);
-    cv::putText(cell, name, cv::Point(4, kSide + 16), cv::FONT_HERSHEY_SIMPLEX, 0.4, cv::Scalar::all(30), 1,
-                cv::LINE_AA);
-    const std::string line =
-        h.verdict == "no face"
-            ? (h.error.empty() ? std::string("no face found") : h.error.substr(0, 40))
-            : cv::format("likeness %.3f (gate %.3f), quality %.2f", h.likeness.raw, h.likeness.gate, h.quality);
-    cv::putText(cell, line, cv::Point(4, kSide + 36), cv::FONT_HERSHEY_SIMPLEX, 0.36, colour, 1, cv::LINE_AA);
+    t.badge = "#" + std::to_string(h.rank) + " " + h.verdict;
+    t.badge_colour = h.verdict == "you" ? kBadgeGood : h.verdict == "doubtful" ? kBadgeDoubt : kBadgeBad;
+    t.title = std::filesystem::path(h.file).filename().string();
+    t.lines = {{h.verdict == "no face"
+                    ? (h.error.empty() ? std::string("no face found") : h.error)
+                    : cv::format("likeness %.3f (gate %.3f), quality %.2f", h.likeness.raw, h.likeness.gate, h.quality),
+                t.badge_colour, 0.36}};
+    tiles.push_back(std::move(t));
   }
-  write_file_atomic(path, encode_image(sheet, format, 90));
+  write_file_atomic(path, encode_image(badge_sheet(tiles, cv::Size(kSide, kSide), 54, 6), format, 90));
 }
 
 }  // namespace likeness

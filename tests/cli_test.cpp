@@ -41,7 +41,29 @@ TEST(Cli, ShootEndToEnd) {
     EXPECT_GT(p["likeness"]["source_similarity"].get<double>(), 0.97) << "the portrait drifted from its source";
   }
   // Each variation starts from the next of the three best-ranked sources.
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(report["portraits"][i]["source"], report["ranking"][i % 3]) << i;
+  for (const auto& p : report["portraits"])
+    EXPECT_EQ(p["source"], report["ranking"][(p["variation"].get<int>() - 1) % 3]) << p["variation"];
+  // Ranked best first, and named so: portrait_01 has the highest choice
+  // score (likeness in the person's band, quality, fit measured on it).
+  // The backdrop the flags asked for is what the portraits show.
+  double previous = 2;
+  for (size_t i = 0; i < report["portraits"].size(); ++i) {
+    const auto& p = report["portraits"][i];
+    EXPECT_EQ(p["rank"], int(i) + 1);
+    EXPECT_EQ(fs::path(p["file"].get<std::string>()).filename().string(), cv::format("portrait_%02zu.jpg", i + 1));
+    const double choice = p["choice"]["score"];
+    EXPECT_LE(choice, previous);
+    previous = choice;
+    EXPECT_LT(p["fit"]["backdrop"]["delta_e00"].get<double>(), 3.0) << p["fit"].dump();
+    EXPECT_GT(p["quality"]["score"].get<double>(), 0.5);
+    const auto side = nlohmann::json::parse(read_bytes(p["sidecar"]));
+    EXPECT_EQ(side["rank"], p["rank"]);
+  }
+  {
+    const cv::Mat sheet = decode_image_bytes(read_bytes(report["contact_sheet"]), "sheet").bgr;
+    EXPECT_GE(sheet.cols, 4 * 240);  // four variations a row
+    EXPECT_GE(sheet.rows, 2 * 300);
+  }
   // Six portraits worth choosing between, though the flags fixed the
   // backdrop: the photo, the key's side and the crop vary (what the flags
   // and the prompt did not fix). Every pair differs by a mean of 3 levels

@@ -58,6 +58,7 @@ struct ShootOptions {
   float min_likeness = 0;              // raise the gate above the person's baseline (stricter)
   std::string sign_cert, sign_key;     // own C2PA signing chain + key (PEM); default: the installation's
   std::string subject;                 // the consent record's subject id (required)
+  bool cache = true;                   // false: every step of every variation runs again (benchmarks)
 };
 
 // `likeness check` on a list of photos. Without a subject nothing is kept.
@@ -75,6 +76,30 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
 // re-rendered from the next-ranked source, else refused. Throws
 // Error{bad_input} when no reference photo is usable.
 json shoot(const ShootOptions& opt, JobContext& ctx);
+
+// `likeness team DIR`: one folder of photos per person (its name the
+// person's subject id, each with their own consent record), every person
+// given the same look — backdrop, light and its side, crop, eye line, grade
+// pinned from the team's recipe — and each still gated on their own
+// likeness. Writes OUT/<person>/ (a shoot of one) for each, then
+// team.json (the consistency report: backdrop colour spread in CIEDE2000,
+// eye line and face height spread, skin light colour temperature) and
+// team_sheet.jpg, both recorded as outputs of every member (forgetting any
+// of them deletes them). A person who cannot be shot is reported, the
+// others still are; returns the report.
+struct TeamOptions {
+  std::string dir, out_dir;
+  std::string prompt;
+  PromptFields fields;
+  std::string purpose = "corporate";
+  std::string use;
+  json overrides = json::object();
+  std::string sign_cert, sign_key;
+};
+// The consistency targets: backdrop colour spread (largest CIEDE2000
+// between two members) and eye line spread (of the height).
+inline constexpr double kTeamBackdropSpread = 2.0, kTeamEyeLineSpread = 0.03;
+json shoot_team(const TeamOptions& opt, JobContext& ctx);
 
 // Identity similarity of the main faces of two photos.
 struct Comparison {

@@ -4,12 +4,14 @@
 #include <map>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/badge_sheet.hpp"
 #include "likeness/c2pa.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
+#include "likeness/measure.hpp"
 #include "likeness/output_job.hpp"
 #include "likeness/stage.hpp"
 #include "likeness/store.hpp"
@@ -78,6 +80,61 @@ cv::Mat edit_map(const Frame& out, Recipe recipe) {
     cv::merge(ch, 3, map);
   }
   return map;
+}
+
+// How a variation ranks among the others: its likeness within the person's
+// own band (0 at the gate, 0.5 at their median, 1 as far above it), the
+// technical quality of its face, and its fit to the request measured on it
+// (1 when nothing measurable was asked). Likeness weighs most: the winner
+// is the most recognisable, not the smoothest.
+struct Choice {
+  double score = 0, likeness = 0, quality = 0, fit = 1;
+  static json weights() { return {{"likeness", 0.5}, {"quality", 0.25}, {"fit", 0.25}}; }
+  json to_json() const {
+    auto r = [](double v) { return std::round(v * 1000) / 1000; };
+    return {{"score", r(score)}, {"likeness", r(likeness)}, {"quality", r(quality)}, {"fit", r(fit)}};
+  }
+};
+
+Choice choice_of(const LikenessScore& s, const Baseline& b, double quality, const json& fit) {
+  Choice c;
+  if (b.kind == "leave_one_out") {
+    const double span = std::max(0.005, double(b.median - b.gate));
+    c.likeness = std::clamp(0.5 + (s.raw - b.median) / (2 * span), 0.0, 1.0);
+  } else {
+    c.likeness = std::clamp((s.raw - b.gate) / 0.1, 0.0, 1.0);  // one photo: no band, distance above the gate
+  }
+  c.quality = quality;
+  c.fit = fit.is_number() ? fit.get<double>() : 1.0;
+  const json w = Choice::weights();
+  c.score = w["likeness"].get<double>() * c.likeness + w["quality"].get<double>() * c.quality +
+            w["fit"].get<double>() * c.fit;
+  return c;
+}
+
+// A variation's tile on the shoot's contact sheet: rank and likeness on the
+// badge, the person's band, quality and fit under it.
+SheetTile variation_tile(const cv::Mat& preview, const json& e, const Baseline& b) {
+  SheetTile t;
+  t.image = preview;
+  if (!e.value("passed", false)) {
+    t.badge = "refused";
+    t.badge_colour = kBadgeBad;
+    t.title = "variation " + std::to_string(e.value("variation", 0));
+    t.lines = {{e.value("refused", ""), kBadgeBad, 0.34}};
+    return t;
+  }
+  const double raw = e["likeness"].value("raw", 0.0);
+  t.badge = cv::format("#%d  likeness %.3f", e.value("rank", 0), raw);
+  t.badge_colour = kBadgeGood;
+  t.title = fs::path(e.value("file", "")).filename().string();
+  t.lines = {
+      {cv::format("your band %.3f-%.3f, gate %.3f", b.min, b.max, b.gate), cv::Scalar(60, 60, 60), 0.34},
+      {cv::format("quality %.2f, fit %s, choice %.2f", e["quality"].value("score", 0.0),
+                  e["fit"]["score"].is_number() ? cv::format("%.2f", e["fit"]["score"].get<double>()).c_str() : "n/a",
+                  e["choice"].value("score", 0.0)),
+       cv::Scalar(60, 60, 60), 0.34}};
+  return t;
 }
 
 }  // namespace
@@ -265,7 +322,6 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   for (int v = 0; v < opt.count; ++v) order[v] = v;
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return first_source(a) < first_source(b); });
   FrameCache cache;
-  std::vector<json> made(opt.count);
   // A portrait too like one already made (on 64x80 thumbnails, a mean
   // difference under kDistinct levels of 255: the key's side the photo's
   // own already, everything else fixed by the request) is not a choice:
@@ -279,10 +335,22 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     t.convertTo(t, CV_32F);
     return t;
   };
+  // A portrait that passed: everything needed to name, sign and write it
+  // once the variations are ranked.
+  struct Made {
+    int variation = 0;
+    json entry;  // without file names
+    std::string encoded, extension, edit_map_png, source_sha256, source_mime;
+    std::vector<C2paAction> actions;
+    cv::Mat preview;  // for the contact sheet
+    double choice = 0;
+  };
+  std::vector<Made> passed;
+  std::vector<json> refused;  // slots nothing passed for
   for (const int v : order) {
     json attempts = json::array();
-    json entry;
-    for (int round = 0; round < 3 && entry.is_null(); ++round) {
+    bool done = false;
+    for (int round = 0; round < 3 && !done; ++round) {
       const Recipe recipe = build_recipe(plan, v + round * (opt.count + 1), opt.overrides);
       bool too_alike = false;
       for (int t = 0; t < max_tries && !too_alike; ++t) {
@@ -291,14 +359,18 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count) + " from " +
                    fs::path(source_file).filename().string();
         Source& src = source_of(photo);
-        RunResult run = run_recipe(src.frame, src.key, recipe, ctx, &cache);
+        RunResult run = run_recipe(src.frame, src.key, recipe, ctx, opt.cache ? &cache : nullptr);
         const Frame& out = *run.frame;
 
-        // Likeness of the output against the set, leaving out the photo it was
-        // made from (so it compares like with the leave-one-out baseline).
+        // The portrait as written, analysed as a photo is: its face, likeness
+        // against the set (leaving out the photo it was made from, so it
+        // compares like with the leave-one-out baseline), technical quality,
+        // and what it shows against what was asked.
         ctx.report("likeness", 0);
+        const PhotoAnalysis analysed = analyse_image_bytes(out.encoded, "portrait");
         const DecodedImage decoded = decode_image_bytes(out.encoded, "portrait");
-        auto faces = FaceAnalyzer::shared().analyze(decoded.bgr);
+        std::vector<Face> faces;
+        for (const auto& f : analysed.faces) faces.push_back(f.face);
         const int s = FaceAnalyzer::main_subject(faces, decoded.bgr.size());
         const auto& emb_photo = set.embedding_photo;
         const int exclude = int(std::find(emb_photo.begin(), emb_photo.end(), photo) - emb_photo.begin());
@@ -310,13 +382,6 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         }
         json likeness = score.to_json();
         likeness["source_similarity"] = std::round(source_sim * 10000) / 10000;
-
-        char name[64];
-        std::snprintf(name, sizeof name, "portrait_%02d.%s", v + 1,
-                      format_extension(format_from_name(out.encoded_format)).c_str());
-        const std::string path = (fs::path(out_dir) / name).string();
-        json timings = json::object();
-        for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
         if (!score.passed) {
           attempts.push_back(
               {{"source", source_file},
@@ -331,7 +396,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
           if (diff < kDistinct) {
             attempts.push_back({{"source", source_file},
                                 {"likeness", likeness},
-                                {"refused", cv::format("too like portrait_%02d (mean difference %.1f levels): another "
+                                {"refused", cv::format("too like variation %d (mean difference %.1f levels): another "
                                                        "variation tried",
                                                        slot + 1, diff)}});
             too_alike = true;
@@ -340,49 +405,42 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         }
         if (too_alike) break;
         thumbs.emplace_back(v, thumb);
-        // The manifest: the source as parentOf ingredient (its hash only), then
-        // one action per stage that changed pixels, with its parameters.
-        ManifestInput mi;
-        mi.source_sha256 = src.sha256;
-        mi.source_format = src.mime;
-        mi.title = fs::path(path).filename().string();
-        mi.consent_id = consent.id;
-        const UsageRights rights{consent.uses, consent.id};
-        mi.uses = rights.uses;
-        mi.model_release = rights.release_status();
-        mi.actions = manifest_actions(recipe.resolved(), &run.steps);
-        const std::string signed_bytes = sign_c2pa(embed_usage_rights(out.encoded, rights), mi, signer);
+
+        const PortraitMeasures measures = measure_portrait(decoded.bgr, out.alpha, out.outside, &faces[s]);
+        const Recipe resolved = recipe.resolved();
+        const json fit = request_fit(measures, resolved, out.edits);
+        const TechnicalQuality quality = technical_quality(analysed.faces[s].m);
+        const Choice choice = choice_of(score, set.baseline, quality.score, fit["score"]);
+        json timings = json::object();
+        for (const auto& st : run.steps) timings[st.stage] = std::round(st.ms * 10) / 10;
         std::string summary;
         for (const auto& e : out.edits) summary += (summary.empty() ? "" : "; ") + e;
-        entry = {{"file", path},
-                 {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
-                 {"source", source_file},
-                 {"usage", {{"use", use}, {"permitted", rights.uses}, {"model_release", rights.release_status()}}},
-                 {"likeness", likeness},
-                 {"passed", true},
-                 {"digital_source_type", out.source_type},
-                 {"edits", out.edits},
-                 {"recipe", recipe.resolved().to_json()},
-                 {"provenance", run.provenance()},
-                 {"timings_ms", timings}};
-        // The sidecar: the executed recipe and its provenance, beside the image.
-        const std::string sidecar = fs::path(path).replace_extension(".json").string();
-        const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
-        entry["sidecar"] = sidecar;
-        const json side = {{"file", fs::path(path).filename().string()},
-                           {"digital_source_type", out.source_type},
-                           {"edits", out.edits},
-                           {"likeness", likeness},
-                           {"recipe", entry["recipe"]},
-                           {"provenance", entry["provenance"]},
-                           {"generator", std::string("likeness ") + LIKENESS_VERSION}};
-        files.emplace_back(fs::path(path).filename().string(), signed_bytes);
-        // The edit map: per pixel, how much each kind of change touched it
-        // (blue: synthesised backdrop; black: the photo's own pixels).
-        files.emplace_back(fs::path(map_path).filename().string(),
-                           encode_image(edit_map(out, recipe), ImageFormat::png, 0));
-        entry["edit_map"] = map_path;
-        files.emplace_back(fs::path(sidecar).filename().string(), side.dump(2) + "\n");
+        Made m;
+        m.variation = v;
+        m.choice = choice.score;
+        m.encoded = out.encoded;
+        m.extension = format_extension(format_from_name(out.encoded_format));
+        m.edit_map_png = encode_image(edit_map(out, recipe), ImageFormat::png, 0);
+        m.source_sha256 = src.sha256;
+        m.source_mime = src.mime;
+        m.actions = manifest_actions(resolved, &run.steps);
+        m.preview = fit_into(decoded.bgr, cv::Size(320, 400));
+        m.entry = {{"variation", v + 1},
+                   {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
+                   {"source", source_file},
+                   {"likeness", likeness},
+                   {"quality", {{"score", std::round(quality.score * 1000) / 1000}, {"parts", quality.parts}}},
+                   {"fit", fit},
+                   {"measures", measures.to_json()},
+                   {"choice", choice.to_json()},
+                   {"passed", true},
+                   {"digital_source_type", out.source_type},
+                   {"edits", out.edits},
+                   {"recipe", resolved.to_json()},
+                   {"provenance", run.provenance()},
+                   {"timings_ms", timings}};
+        passed.push_back(std::move(m));
+        done = true;
         break;
       }
       // Below the gate from every source: another variation would not make
@@ -390,21 +448,77 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       // tried again.
       if (!too_alike) break;
     }
-    if (entry.is_null())
-      entry = {{"file", ""},
-               {"passed", false},
-               {"refused",
-                std::any_of(attempts.begin(), attempts.end(),
-                            [](const json& a) { return a.value("refused", "").rfind("too like", 0) == 0; })
-                    ? "every variation tried was too like another portrait or below the person's likeness gate; "
-                      "nothing was written: the request leaves too little to vary (fewer portraits, or fewer fixed "
-                      "settings)"
-                    : "every source tried fell below the person's likeness gate; nothing was written"}};
-    entry["attempts"] = attempts;
-    made[v] = std::move(entry);
+    if (!done)
+      refused.push_back(
+          {{"variation", v + 1},
+           {"file", ""},
+           {"passed", false},
+           {"refused",
+            std::any_of(attempts.begin(), attempts.end(),
+                        [](const json& a) { return a.value("refused", "").rfind("too like", 0) == 0; })
+                ? "every variation tried was too like another portrait or below the person's likeness gate; "
+                  "nothing was written: the request leaves too little to vary (fewer portraits, or fewer fixed "
+                  "settings)"
+                : "every source tried fell below the person's likeness gate; nothing was written"},
+           {"attempts", attempts}});
+    else
+      passed.back().entry["attempts"] = attempts;
   }
+
+  // Best first: portrait_01 is the one to look at first. Named, signed and
+  // put in the job's files in that order.
+  std::stable_sort(passed.begin(), passed.end(), [](const Made& a, const Made& b) { return a.choice > b.choice; });
   json portraits = json::array();
-  for (json& e : made) portraits.push_back(std::move(e));
+  std::vector<SheetTile> tiles;
+  const UsageRights rights{consent.uses, consent.id};
+  for (size_t r = 0; r < passed.size(); ++r) {
+    Made& m = passed[r];
+    char name[64];
+    std::snprintf(name, sizeof name, "portrait_%02d.%s", int(r) + 1, m.extension.c_str());
+    const std::string path = (fs::path(out_dir) / name).string();
+    const std::string sidecar = fs::path(path).replace_extension(".json").string();
+    const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
+    // The manifest: the source as parentOf ingredient (its hash only), then
+    // one action per stage that changed pixels, with its parameters.
+    ManifestInput mi;
+    mi.source_sha256 = m.source_sha256;
+    mi.source_format = m.source_mime;
+    mi.title = name;
+    mi.consent_id = consent.id;
+    mi.uses = rights.uses;
+    mi.model_release = rights.release_status();
+    mi.actions = m.actions;
+    files.emplace_back(name, sign_c2pa(embed_usage_rights(m.encoded, rights), mi, signer));
+    // The edit map: per pixel, how much each kind of change touched it
+    // (blue: synthesised backdrop; black: the photo's own pixels).
+    files.emplace_back(fs::path(map_path).filename().string(), m.edit_map_png);
+    json entry = {{"rank", int(r) + 1}, {"file", path}, {"sidecar", sidecar}, {"edit_map", map_path}};
+    entry["usage"] = {{"use", use}, {"permitted", rights.uses}, {"model_release", rights.release_status()}};
+    entry.update(m.entry);
+    // The sidecar: the executed recipe and its provenance, beside the image.
+    const json side = {{"file", name},
+                       {"rank", int(r) + 1},
+                       {"digital_source_type", entry["digital_source_type"]},
+                       {"edits", entry["edits"]},
+                       {"likeness", entry["likeness"]},
+                       {"quality", entry["quality"]},
+                       {"fit", entry["fit"]},
+                       {"recipe", entry["recipe"]},
+                       {"provenance", entry["provenance"]},
+                       {"generator", std::string("likeness ") + LIKENESS_VERSION}};
+    files.emplace_back(fs::path(sidecar).filename().string(), side.dump(2) + "\n");
+    tiles.push_back(variation_tile(m.preview, entry, set.baseline));
+    portraits.push_back(std::move(entry));
+  }
+  for (json& e : refused) {
+    tiles.push_back(variation_tile(cv::Mat(), e, set.baseline));
+    portraits.push_back(std::move(e));
+  }
+  // The contact sheet: the variations side by side, best first, each with
+  // its likeness badge.
+  const std::string sheet_path = (fs::path(out_dir) / "contact_sheet.jpg").string();
+  files.emplace_back("contact_sheet.jpg",
+                     encode_image(badge_sheet(tiles, cv::Size(240, 300), 70, 4), ImageFormat::jpeg, 90));
 
   json check = set.to_json();
   json report = {
@@ -427,6 +541,8 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
                      {"not_understood", plan.not_understood},
                      {"refused", refused}};
        }()},
+      {"contact_sheet", sheet_path},
+      {"choice_weights", Choice::weights()},
       {"cache_hits", cache.hits()}};
   files.emplace_back("report.json", report.dump(2) + "\n");
   return report;

@@ -46,6 +46,14 @@ class FrameStage final : public Stage {
          0,
          {"headshot", "head-and-shoulders", "half-body"}},
         {"eye_line", ParamType::number, 0.36, "Eye line height as a fraction of the frame from the top", 0.2, 0.5, {}},
+        {"hold",
+         ParamType::boolean,
+         false,
+         "Hold the eye line where asked: extend the frame with the backdrop past the photo's edges the person "
+         "does not touch rather than shift the face (a team set framed alike); off: keep more of the photo",
+         0,
+         0,
+         {}},
     };
   }
 
@@ -67,16 +75,22 @@ class FrameStage final : public Stage {
     // Refine, never invent: zoom in (to the tightest span) until the frame
     // stays inside every edge the person touches; the face may sit off-centre
     // or off the eye line rather than cut the body.
+    // Held, the face stays on the eye line and only the zoom gives way; the
+    // frame is shifted only when even the tightest span crosses such an edge.
+    const bool hold = p.value("hold", false);
     double span = frame_fitted_span(wanted, photo, cv::Size(W, H), d);
     cv::Rect2d src;
     for (;; span = std::max(kTightestSpan, span - 0.1)) {
       const double sc = H / (span * d), sw = W / sc, sh = H / sc;
       src = cv::Rect2d(eyes.x - sw / 2, eyes.y - eye_line * sh, sw, sh);
-      src = keep_inside(src, photo, touching);
+      if (!hold) src = keep_inside(src, photo, touching);
       const bool ok = (!touching.left || src.x >= -1e-6) && (!touching.top || src.y >= -1e-6) &&
                       (!touching.right || src.br().x <= photo.width + 1e-6) &&
                       (!touching.bottom || src.br().y <= photo.height + 1e-6);
-      if (ok || span <= kTightestSpan) break;
+      if (ok || span <= kTightestSpan) {
+        if (!ok && hold) src = keep_inside(src, photo, touching);
+        break;
+      }
     }
     const double s = H / (span * d);
     if ((src & cv::Rect2d(0, 0, photo.width, photo.height)).area() <= 0)

@@ -91,3 +91,30 @@ TEST(Rank, ThePersonFirstOthersNotThem) {
   fs::remove_all(cand);
   fs::remove_all(empty);
 }
+
+// Nothing is kept without --subject; with it, the person's consent is
+// needed (exit 5 without), the ranking is kept in their store, and forget
+// deletes it.
+TEST(Rank, WithASubjectTheRankingIsKeptAndForgetDeletesIt) {
+  const std::string refs = temp_dir("rank-keep-refs"), cand = temp_dir("rank-keep-cand");
+  for (const char* f : {"person09_1.jpg", "person09_2.jpg", "person09_3.jpg"}) fs::copy_file(people(f), refs + "/" + f);
+  for (const char* f : {"person09_4.jpg", "person10_1.jpg"}) fs::copy_file(people(f), cand + "/" + f);
+  CliResult r = run_cli({"rank", "--refs", refs, "--candidates", cand, "--subject", "rank-keeper", "--json"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("consent"), std::string::npos) << r.err;
+
+  grant_consent("rank-keeper");
+  r = run_cli({"rank", "--refs", refs, "--candidates", cand, "--subject", "rank-keeper", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("kept"));
+  const std::string kept = j["kept"];
+  ASSERT_TRUE(fs::exists(kept));
+  EXPECT_EQ(nlohmann::json::parse(read_bytes(kept))["ranking"], j["ranking"]);
+  EXPECT_EQ(j["ranking"][0]["verdict"], "you");
+  EXPECT_EQ(j["ranking"][1]["verdict"], "not you");
+
+  r = run_cli({"forget", "rank-keeper"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(kept)) << "forget left the ranking behind";
+}

@@ -40,6 +40,9 @@ struct HeadshotRanking {
 // usable.
 HeadshotRanking rank_headshots(const std::vector<std::string>& refs, const std::vector<std::string>& candidates,
                                JobContext& ctx);
+// Keeps the ranking (its JSON) in `dir` of a consented subject's store,
+// named by the candidates' content; returns its path.
+std::string keep_ranking(const HeadshotRanking& r, const std::string& dir);
 // Contact sheet: thumbnails best first, each with its verdict badge, rank,
 // likeness and quality.
 void write_ranking_sheet(const HeadshotRanking& r, const std::string& path);

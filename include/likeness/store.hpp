@@ -68,6 +68,10 @@ class Store {
   void finish_job(const std::string& id);
   void drop_job(const std::string& id);  // the job and its output rows
   std::vector<JobRow> unfinished_jobs(const std::string& subject = "");
+  // A file that shows several people (a team's contact sheet and report):
+  // an output of each of them, so forgetting any one of them deletes it.
+  void record_shared_output(const std::vector<std::string>& subjects, const std::string& path,
+                            const std::string& sha256);
   // Output rows whose path lies in dir: path -> subject.
   std::vector<std::pair<std::string, std::string>> outputs_in(const std::string& dir);
   // Finishes or undoes every job whose process is gone (its lock is free);

@@ -330,6 +330,23 @@ void Store::finish_job(const std::string& id) {
   q.step();
 }
 
+void Store::record_shared_output(const std::vector<std::string>& subjects, const std::string& path,
+                                 const std::string& sha256) {
+  for (const auto& s : subjects) check_subject(s);
+  transaction([&] {
+    {
+      Stmt q(static_cast<sqlite3*>(db_), "DELETE FROM outputs WHERE path=? AND job IS NULL");
+      q.bind(1, path);
+      q.step();
+    }
+    for (const auto& s : subjects) {
+      Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO outputs (subject, path, sha256, made_at) VALUES (?, ?, ?, ?)");
+      q.bind(1, s).bind(2, path).bind(3, sha256).bind(4, now_iso());
+      q.step();
+    }
+  });
+}
+
 void Store::drop_job(const std::string& id) {
   transaction([&] {
     for (const char* sql : {"DELETE FROM outputs WHERE job=?", "DELETE FROM jobs WHERE id=?"}) {

@@ -7,6 +7,7 @@
 #include "likeness/badge_sheet.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
+#include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
 
 namespace likeness {
@@ -84,6 +85,19 @@ HeadshotRanking rank_headshots(const std::vector<std::string>& refs, const std::
   });
   for (size_t k = 0; k < r.order.size(); ++k) r.headshots[r.order[k]].rank = int(k) + 1;
   return r;
+}
+
+std::string keep_ranking(const HeadshotRanking& r, const std::string& dir) {
+  Sha256 h;
+  h.field("ranking");
+  for (const auto& p : r.refs.photos) h.field(p.a.sha256);
+  for (const auto& c : r.headshots) h.field(c.file);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::internal, "cannot create " + dir + ": " + ec.message());
+  const std::string path = (std::filesystem::path(dir) / (h.hex().substr(0, 32) + ".json")).string();
+  write_file_atomic(path, r.to_json().dump(2) + "\n");
+  return path;
 }
 
 void write_ranking_sheet(const HeadshotRanking& r, const std::string& path) {

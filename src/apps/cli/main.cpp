@@ -106,16 +106,22 @@ void print_shoot(const json& report, const std::string& out_dir) {
                   a["source"].get<std::string>().c_str(), a["likeness"]["raw"].get<double>(),
                   a["likeness"]["gate"].get<double>());
     if (p["passed"].get<bool>() && b["kind"] == "leave_one_out")
-      std::printf("%s  likeness %.3f (gate %.3f; %.0f%% of your own photos match each other at or below it)\n",
-                  p["file"].get<std::string>().c_str(), p["likeness"]["raw"].get<double>(),
-                  p["likeness"]["gate"].get<double>(), 100 * p["likeness"]["band_position"].get<double>());
+      std::printf(
+          "#%d %s  likeness %.3f (gate %.3f; %.0f%% of your own photos match each other at or below it), "
+          "quality %.2f, fit %s\n",
+          p["rank"].get<int>(), p["file"].get<std::string>().c_str(), p["likeness"]["raw"].get<double>(),
+          p["likeness"]["gate"].get<double>(), 100 * p["likeness"]["band_position"].get<double>(),
+          p["quality"]["score"].get<double>(),
+          p["fit"]["score"].is_number() ? cv::format("%.2f", p["fit"]["score"].get<double>()).c_str() : "n/a");
     else if (p["passed"].get<bool>())
-      std::printf("%s  likeness %.3f to your one photo (gate %.3f)\n", p["file"].get<std::string>().c_str(),
-                  p["likeness"]["raw"].get<double>(), p["likeness"]["gate"].get<double>());
+      std::printf("#%d %s  likeness %.3f to your one photo (gate %.3f)\n", p["rank"].get<int>(),
+                  p["file"].get<std::string>().c_str(), p["likeness"]["raw"].get<double>(),
+                  p["likeness"]["gate"].get<double>());
     else
       std::printf("refused a portrait: %s\n", p["refused"].get<std::string>().c_str());
   }
-  std::printf("report: %s\n", (fs::path(out_dir) / "report.json").string().c_str());
+  std::printf("contact sheet: %s\nreport: %s\n", report["contact_sheet"].get<std::string>().c_str(),
+              (fs::path(out_dir) / "report.json").string().c_str());
 }
 
 }  // namespace
@@ -187,6 +193,31 @@ int main(int argc, char** argv) {
   shoot_cmd->add_option("--sign-cert", so.sign_cert, "Your own C2PA signing certificate chain (PEM, leaf first)");
   shoot_cmd->add_option("--sign-key", so.sign_key, "The private key of --sign-cert (PEM, ECDSA P-256)");
   shoot_flags.add_to(shoot_cmd);
+
+  // team
+  TeamOptions to;
+  std::string team_size;
+  StageFlags team_flags;
+  auto* team_cmd = app.add_subcommand(
+      "team",
+      "One look for a whole team: the same backdrop, light, crop, eye line and grade for everyone, each "
+      "person gated on their own likeness, and a consistency report");
+  team_cmd
+      ->add_option("DIR", to.dir,
+                   "Folder with one folder of photos per person, each named by the person's subject id (each "
+                   "needs a consent record)")
+      ->required();
+  team_cmd->add_option("--out", to.out_dir, "Output folder: one folder per person, team.json, team_sheet.jpg")
+      ->required();
+  team_cmd->add_option("--prompt", to.prompt, "The team's look: \"light grey backdrop, soft light\"");
+  add_fields(team_cmd, to.fields);
+  team_cmd->add_option("--purpose", to.purpose, "What the portraits are for: " + purpose_list())->check(purpose_check);
+  team_cmd->add_option("--use", to.use, "personal or commercial (default: the purpose's)")
+      ->check(CLI::IsMember({"personal", "commercial"}));
+  team_cmd->add_option("--size", team_size, "Output size WIDTHxHEIGHT (default 1024x1280)");
+  team_cmd->add_option("--sign-cert", to.sign_cert, "Your own C2PA signing certificate chain (PEM, leaf first)");
+  team_cmd->add_option("--sign-key", to.sign_key, "The private key of --sign-cert (PEM, ECDSA P-256)");
+  team_flags.add_to(team_cmd);
 
   // demo
   std::string demo_out = "demo-out";
@@ -263,11 +294,15 @@ int main(int argc, char** argv) {
       "rank",
       "Score any folder of headshots (from any generator, photographer or this studio) against the person's "
       "own photos: likeness and its place in their band, a verdict (you, doubtful, not you), technical "
-      "quality, ranked best first; nothing is stored");
+      "quality, ranked best first; nothing is stored unless --subject");
   rank_cmd->add_option("--refs", rank_refs, "Folder of 1-20 of the person's own photos")->required();
   rank_cmd->add_option("--candidates", rank_candidates, "Folder of headshots to rank")->required();
   rank_cmd->add_flag("--json", rank_json, "Every figure as JSON on stdout");
   rank_cmd->add_option("--sheet", rank_sheet, "Also write a contact sheet with badges (.jpg, .png or .webp)");
+  std::string rank_subject;
+  rank_cmd->add_option("--subject", rank_subject,
+                       "Keep the analyses and the ranking in this person's store (needs their consent record for "
+                       "likeness; forget deletes them)");
   auto* check_cmd = app.add_subcommand(
       "check", "Check reference photos: a verdict and advice per photo, coverage, your likeness baseline");
   check_cmd->add_option("DIR", check_paths, "Folder of 1-20 photos of the person (or the photo files)")->required();
@@ -352,6 +387,15 @@ int main(int argc, char** argv) {
                    "Instead: time every ESRGAN network on a WIDTHxHEIGHT region of --photo (e.g. 512x640)")
       ->excludes("--check");
   bench_cmd->add_option("--repeat", bench_repeat, "Runs (median reported)")->check(CLI::Range(1, 50));
+  std::string bench_shoot;
+  int bench_count = 6;
+  bench_cmd
+      ->add_option("--shoot", bench_shoot,
+                   "Instead: time `shoot --count N` on this folder of one person's photos, with and without the "
+                   "step cache (in a temporary store)")
+      ->excludes(photo_opt)
+      ->excludes("--check");
+  bench_cmd->add_option("--count", bench_count, "Variations for --shoot")->check(CLI::Range(1, 20));
 
   try {
     app.parse(argc, argv);
@@ -374,6 +418,33 @@ int main(int argc, char** argv) {
       progress.finish();
       print_shoot(report, so.out_dir);
       return 0;
+    }
+    if (*team_cmd) {
+      to.overrides = team_flags.overrides();
+      parse_size(team_size, to.overrides);
+      const json report = shoot_team(to, ctx);
+      progress.finish();
+      for (const auto& m : report["members"])
+        std::printf("%-12s %s  likeness %.3f (gate %.3f), eye line %.1f%%\n", m["person"].get<std::string>().c_str(),
+                    m["file"].get<std::string>().c_str(), m["likeness"]["raw"].get<double>(),
+                    m["likeness"]["gate"].get<double>(), 100 * m["measures"].value("eye_line", 0.0));
+      for (const auto& f : report["failed"])
+        std::fprintf(stderr, "%s: not shot: %s\n", f["person"].get<std::string>().c_str(),
+                     f["why"].get<std::string>().c_str());
+      const json& c = report["consistency"];
+      std::printf("backdrop spread: CIEDE2000 %.2f (target <= %.1f)%s\n",
+                  c["backdrop_delta_e00"]["largest"].get<double>(), kTeamBackdropSpread,
+                  c["backdrop_delta_e00"]["met"].get<bool>() ? "" : "  NOT MET");
+      std::printf("eye line spread: %.1f%% of the height (target <= %.0f%%)%s\n",
+                  100 * c["eye_line"]["spread"].get<double>(), 100 * kTeamEyeLineSpread,
+                  c["eye_line"]["met"].get<bool>() ? "" : "  NOT MET");
+      std::printf("face height spread: %.1f%%; skin light %ld K spread\n",
+                  100 * c["face_height"]["spread"].get<double>(), c["skin_light_kelvin"]["spread"].get<long>());
+      if (!report["members"].empty())
+        std::printf("report: %s\nsheet: %s\n", (fs::path(to.out_dir) / "team.json").string().c_str(),
+                    (fs::path(to.out_dir) / "team_sheet.jpg").string().c_str());
+      // Everyone shot: 0; else the first failure's code (the others were still shot).
+      return report["failed"].empty() ? 0 : report["failed"][0]["exit_code"].get<int>();
     }
     if (*demo_cmd) {
       ShootOptions d;
@@ -675,10 +746,20 @@ int main(int argc, char** argv) {
     if (*rank_cmd) {
       JobContext ctx;
       ctx.threads = threads;
+      std::string subject_dir;
+      if (!rank_subject.empty()) {
+        Store& store = Store::open();
+        store.require(rank_subject, "likeness");
+        subject_dir = store.subject_dir(rank_subject);
+        set_analysis_store(subject_dir + "/analysis");
+      }
       const HeadshotRanking r = rank_headshots(list_images(rank_refs), list_images(rank_candidates), ctx);
       if (!rank_sheet.empty()) write_ranking_sheet(r, rank_sheet);
+      const std::string kept = subject_dir.empty() ? std::string() : keep_ranking(r, subject_dir + "/rankings");
       if (rank_json) {
-        std::cout << r.to_json().dump(2) << "\n";
+        json j = r.to_json();
+        if (!kept.empty()) j["kept"] = kept;
+        std::cout << j.dump(2) << "\n";
         return 0;
       }
       std::printf("baseline: gate %.3f (your photos' own likeness %.3f-%.3f); doubtful down to %.3f\n",
@@ -693,6 +774,7 @@ int main(int argc, char** argv) {
                       h.file.c_str(), h.likeness.raw, h.likeness.band_position, h.quality);
       }
       if (!rank_sheet.empty()) std::printf("sheet: %s\n", rank_sheet.c_str());
+      if (!kept.empty()) std::printf("kept: %s\n", kept.c_str());
       return 0;
     }
     if (*plan_cmd) {
@@ -771,6 +853,48 @@ int main(int argc, char** argv) {
                       m.licence.c_str(), "", m.files[0].sha256.c_str());
       }
       if (models_json) std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    if (*bench_cmd && !bench_shoot.empty()) {
+      // A store of its own, thrown away after: two subjects, so neither run
+      // reuses the other's analyses.
+      char tmpl[] = "/tmp/likeness-bench-XXXXXX";
+      if (!mkdtemp(tmpl)) throw Error(ErrorCode::internal, "cannot make a temporary folder");
+      const std::string tmp = tmpl;
+      setenv("LIKENESS_DATA", (tmp + "/data").c_str(), 1);
+      Store& store = Store::open();
+      JobContext quiet_ctx;
+      quiet_ctx.threads = threads;
+      check_set({list_images(bench_shoot)[0]}, quiet_ctx, false);  // loads the face models once
+      json size = json::object();
+      parse_size(bench_size, size);
+      double ms[2] = {0, 0};
+      int hits = 0;
+      for (int cached = 1; cached >= 0; --cached) {
+        const std::string subject = cached ? "bench-cached" : "bench-uncached";
+        store.grant(subject, "bench", "", {"portraits", "likeness"}, 1, {"personal", "commercial"});
+        ShootOptions o;
+        o.refs_dir = bench_shoot;
+        o.out_dir = tmp + "/" + subject;
+        o.subject = subject;
+        o.count = bench_count;
+        o.cache = cached;
+        o.overrides = size;
+        const auto t0 = std::chrono::steady_clock::now();
+        const json report = shoot(o, quiet_ctx);
+        ms[cached] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        if (cached) hits = report["cache_hits"];
+        store.forget(subject);
+      }
+      std::error_code ec;
+      fs::remove_all(tmp, ec);
+      std::printf("shoot --count %d of %s at %s, %d threads (check of the photos included)\n", bench_count,
+                  bench_shoot.c_str(), bench_size.c_str(), threads);
+      std::printf("  with the step cache     %9.1f ms  (%d steps from the cache)\n", ms[1], hits);
+      std::printf("  without                 %9.1f ms\n", ms[0]);
+      std::printf("  saved by caching        %9.1f ms  (%.0f%%)\n  mean per portrait       %9.1f ms\n", ms[0] - ms[1],
+                  100 * (ms[0] - ms[1]) / ms[0], bench_count > 1 ? ms[1] / bench_count : ms[1]);
+      std::printf("  peak RSS                %9ld MB\n", peak_rss_mb());
       return 0;
     }
     if (*bench_cmd && !bench_check.empty()) {

@@ -4,8 +4,10 @@
 #pragma once
 #include <atomic>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -93,11 +95,29 @@ struct Progress {
 };
 
 // Per-job state: models are shared, this is not.
+// Results a job's steps share beyond the step cache (an ESRGAN enlargement
+// of the same head for another crop): the last few, keyed by a digest of
+// what made them. Per job, owned by it; never written to once kept.
+class ResultMemo {
+ public:
+  explicit ResultMemo(size_t keep = 4) : keep_(keep) {}
+  bool find(const std::string& key, cv::Mat& out);
+  void put(const std::string& key, const cv::Mat& value);
+  int hits() const { return hits_; }
+
+ private:
+  size_t keep_;
+  std::mutex mu_;
+  std::list<std::pair<std::string, cv::Mat>> recent_;  // newest first
+  int hits_ = 0;
+};
+
 struct JobContext {
   int threads = 2;
   std::function<void(const Progress&)> on_progress;
   const std::atomic<bool>* cancel = nullptr;
   std::string item;
+  ResultMemo* memo = nullptr;  // the job's, or none (every result computed)
 
   void report(const std::string& stage, double fraction) const {
     if (on_progress) on_progress(Progress{item, stage, fraction});

@@ -322,6 +322,16 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   for (int v = 0; v < opt.count; ++v) order[v] = v;
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return first_source(a) < first_source(b); });
   FrameCache cache;
+  // The job's memo (ESRGAN's enlargement of a head, shared by its crops),
+  // with the step cache or not at all; the caller's context is left as it was.
+  ResultMemo memo;
+  ResultMemo* const outer_memo = ctx.memo;
+  ctx.memo = opt.cache ? &memo : nullptr;
+  struct Restore {
+    JobContext& ctx;
+    ResultMemo* memo;
+    ~Restore() { ctx.memo = memo; }
+  } restore{ctx, outer_memo};
   // A portrait too like one already made (on 64x80 thumbnails, a mean
   // difference under kDistinct levels of 255: the key's side the photo's
   // own already, everything else fixed by the request) is not a choice:
@@ -543,7 +553,8 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
        }()},
       {"contact_sheet", sheet_path},
       {"choice_weights", Choice::weights()},
-      {"cache_hits", cache.hits()}};
+      {"cache_hits", cache.hits()},
+      {"reused_results", memo.hits()}};
   files.emplace_back("report.json", report.dump(2) + "\n");
   return report;
 }

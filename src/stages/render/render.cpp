@@ -14,6 +14,7 @@
 
 #include "likeness/color.hpp"
 #include "likeness/error.hpp"
+#include "likeness/hash.hpp"
 #include "likeness/upscale.hpp"
 #include "stages/stages.hpp"
 
@@ -44,11 +45,30 @@ cv::Rect esrgan_read(const cv::Mat& image, const cv::Rect& srect, UpscaleModel m
          cv::Rect(0, 0, image.cols, image.rows);
 }
 
+// ESRGAN's enlargement of `region`, the same pixels' result reused within
+// the job (its memo): another crop of the same photo reads the same head,
+// and the network is most of the render's time. Keyed by the pixels'
+// digest, the network and the factor.
+cv::Mat upscale_reusing(const cv::Mat& region, const UpscaleOptions& opt, ResultMemo* memo) {
+  if (!memo) return upscale(region, opt);
+  Sha256 h;
+  h.field("esrgan").field(upscale_network(opt)).field(std::to_string(opt.scale));
+  h.field(std::to_string(region.cols) + "x" + std::to_string(region.rows) + "/" + std::to_string(region.type()));
+  for (int y = 0; y < region.rows; ++y)
+    h.update(std::string_view(reinterpret_cast<const char*>(region.ptr(y)), region.cols * region.elemSize()));
+  const std::string key = h.hex();
+  cv::Mat up;
+  if (memo->find(key, up)) return up;
+  up = upscale(region, opt);
+  memo->put(key, up);
+  return up;
+}
+
 // The canvas piece `sub` (in the pixels of dst, which shows `inter` of the
 // source) from ESRGAN's enlargement of the source pixels rd.
 cv::Mat enlarge_with_esrgan(const cv::Mat& image, const cv::Rect& rd, const cv::Rect2d& inter, const cv::Size& dst,
                             const cv::Rect& sub, const UpscaleOptions& opt) {
-  cv::Mat up = upscale(image(rd), opt);
+  const cv::Mat up = upscale_reusing(image(rd), opt, opt.ctx ? opt.ctx->memo : nullptr);
   const int f = opt.scale;
   const double sx = dst.width / inter.width, sy = dst.height / inter.height;
   // Upscaled pixel u's centre is source x = rd.x + (u + 0.5) / f - 0.5; the
@@ -56,12 +76,13 @@ cv::Mat enlarge_with_esrgan(const cv::Mat& image, const cv::Rect& rd, const cv::
   const cv::Matx23d m(sx / f, 0, sx * (0.5 / f - 0.5 + rd.x - inter.x) - sub.x, 0, sy / f,
                       sy * (0.5 / f - 0.5 + rd.y - inter.y) - sub.y);
   const double rx = f / sx, ry = f / sy;  // upscaled px per canvas px
+  cv::Mat low;                            // the kept result is never written to
   if (rx > 1 || ry > 1) {
     const double gx = std::sqrt(std::max(0.0, rx * rx - 1) / 12), gy = std::sqrt(std::max(0.0, ry * ry - 1) / 12);
-    cv::GaussianBlur(up, up, cv::Size(0, 0), std::max(gx, 1e-3), std::max(gy, 1e-3), cv::BORDER_REPLICATE);
+    cv::GaussianBlur(up, low, cv::Size(0, 0), std::max(gx, 1e-3), std::max(gy, 1e-3), cv::BORDER_REPLICATE);
   }
   cv::Mat piece;
-  cv::warpAffine(up, piece, m, sub.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  cv::warpAffine(low.empty() ? up : low, piece, m, sub.size(), cv::INTER_CUBIC, cv::BORDER_REPLICATE);
   return piece;
 }
 
@@ -151,11 +172,17 @@ class RenderStage final : public Stage {
     // (the head, or all), read with the network's margin.
     const std::string where = p["upscale"];
     const Face* face = in.subject_face();
-    cv::Rect2d part = inter;
-    if (where == "head") part = face ? head_region(*face) & inter : cv::Rect2d();
-    cv::Rect spart(int(std::floor(part.x)), int(std::floor(part.y)), 0, 0);
-    spart.width = std::max(0, int(std::ceil(part.x + part.width)) - spart.x);
-    spart.height = std::max(0, int(std::ceil(part.y + part.height)) - spart.y);
+    // The network reads the whole head even where the frame cuts it, so
+    // every crop of a photo reads the same pixels (and reuses the result).
+    cv::Rect2d part = inter, read = inter;
+    if (where == "head") {
+      const cv::Rect2d head = face ? head_region(*face) : cv::Rect2d();
+      part = head & inter;
+      read = part.area() > 0 ? head & cv::Rect2d(0, 0, in.image.cols, in.image.rows) : cv::Rect2d();
+    }
+    cv::Rect spart(int(std::floor(read.x)), int(std::floor(read.y)), 0, 0);
+    spart.width = std::max(0, int(std::ceil(read.x + read.width)) - spart.x);
+    spart.height = std::max(0, int(std::ceil(read.y + read.height)) - spart.y);
     UpscaleOptions up;
     const std::string label = p["upscale_model"];
     up.model = label == "auto" ? (esrgan_read(in.image, spart, UpscaleModel::thick).area() <= kThickReadPixels

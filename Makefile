@@ -104,6 +104,7 @@ demo: models build
 	$(BUILD)/likeness demo --out demo-out
 
 FULLSIZE := ../shared/faces/fullsize
+PEOPLE := ../shared/faces/people
 bench: models build
 	$(BUILD)/likeness bench --photo $(FULLSIZE)/person03_5_full.jpg --size 1024x1280 --threads 2
 	@rm -rf $(BUILD)/bench-check && mkdir -p $(BUILD)/bench-check
@@ -111,6 +112,16 @@ bench: models build
 	  cp $(FULLSIZE)/person03_5_full.jpg $(BUILD)/bench-check/a$$i.jpg; \
 	  cp $(FULLSIZE)/person09_3_full.jpg $(BUILD)/bench-check/b$$i.jpg; done
 	$(BUILD)/likeness bench --check $(BUILD)/bench-check --threads 2
+	@rm -rf $(BUILD)/bench-shoot && mkdir -p $(BUILD)/bench-shoot
+	@cp $(PEOPLE)/person04_*.jpg $(BUILD)/bench-shoot/
+	$(BUILD)/likeness bench --shoot $(BUILD)/bench-shoot --count 6 --size 1024x1280 --threads 2
+	@rm -rf $(BUILD)/bench-rank && mkdir -p $(BUILD)/bench-rank
+	@n=0; for r in 1 2; do for f in $(PEOPLE)/person*.jpg; do n=$$((n+1)); \
+	  [ $$n -le 100 ] && cp $$f $(BUILD)/bench-rank/c$$n-$$(basename $$f); done; done; true
+	@s=$$(date +%s%N); $(BUILD)/likeness rank --refs $(BUILD)/bench-shoot --candidates $(BUILD)/bench-rank --quiet \
+	  > $(BUILD)/bench-rank.txt; e=$$(date +%s%N); \
+	  echo "rank of $$(ls $(BUILD)/bench-rank | wc -l) candidates against 6 photos: $$(( (e - s) / 1000000 )) ms" \
+	  "($$(grep -cE '^#[0-9]+ +you ' $(BUILD)/bench-rank.txt) you, $$(grep -c 'not you' $(BUILD)/bench-rank.txt) not you)"
 
 # Matte quality on busy backgrounds, per method (bench/matte_eval.cpp):
 # report in $(BUILD)/matte-eval/report.md, references and composites beside it.

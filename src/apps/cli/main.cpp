@@ -883,14 +883,14 @@ int main(int argc, char** argv) {
         const auto t0 = std::chrono::steady_clock::now();
         const json report = shoot(o, quiet_ctx);
         ms[cached] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        if (cached) hits = report["cache_hits"];
+        if (cached) hits = report["cache_hits"].get<int>() + report["reused_results"].get<int>();
         store.forget(subject);
       }
       std::error_code ec;
       fs::remove_all(tmp, ec);
       std::printf("shoot --count %d of %s at %s, %d threads (check of the photos included)\n", bench_count,
                   bench_shoot.c_str(), bench_size.c_str(), threads);
-      std::printf("  with the step cache     %9.1f ms  (%d steps from the cache)\n", ms[1], hits);
+      std::printf("  with the step cache     %9.1f ms  (%d steps and enlargements reused)\n", ms[1], hits);
       std::printf("  without                 %9.1f ms\n", ms[0]);
       std::printf("  saved by caching        %9.1f ms  (%.0f%%)\n  mean per portrait       %9.1f ms\n", ms[0] - ms[1],
                   100 * (ms[0] - ms[1]) / ms[0], bench_count > 1 ? ms[1] / bench_count : ms[1]);

@@ -87,6 +87,7 @@ struct PortraitTarget {
   int width = 0, height = 0;
   std::string crop;
   double span = 0;
+  double eye_line = 0.36;
   static PortraitTarget from_frame_params(const json& frame_params);  // missing keys: the stage's defaults
 };
 

@@ -190,6 +190,10 @@ struct Fit {
   float above = 0, below = 0, side = 0;  // in eye distances
   float enlargement = 0;
   float eye_distance = 0;
+  // How much of the crop asked for the photo can hold: the frame may not
+  // reach below the photo (the body would end in a hard line), so a photo
+  // ending under the chin is framed tighter. 1: all of it.
+  float framing = 1;
 };
 Fit fit_of(const PhotoCheck& pc, const AnalysedFace& f, const PortraitTarget& t) {
   Fit fit;
@@ -203,6 +207,8 @@ Fit fit_of(const PhotoCheck& pc, const AnalysedFace& f, const PortraitTarget& t)
   // The frame stage's own rule.
   const double span = frame_fitted_span(t.span, cv::Size(pc.a.width, pc.a.height), cv::Size(t.width, t.height), d);
   fit.enlargement = float(t.height / (span * d));
+  const double held = std::clamp(fit.below / std::max(0.05, 1 - t.eye_line), kTightestSpan, t.span);
+  fit.framing = float(held / t.span);
   return fit;
 }
 
@@ -285,7 +291,11 @@ void flag_photo(PhotoCheck& pc, const PortraitTarget& target) {
   }
 }
 
-double rank_score(const PhotoCheck& pc) {
+// Among equally good photos, the one that holds the crop asked for ranks
+// first (half the score at the tightest frame).
+double rank_score(const PhotoCheck& pc, const PortraitTarget& target) {
+  const AnalysedFace* f = pc.measured_face();
+  const double framing = f ? fit_of(pc, *f, target).framing : 1.0;
   const FaceMeasures& m = pc.subject_face()->m;
   auto clamp01 = [](double v) { return std::clamp(v, 0.0, 1.0); };
   const double size = clamp01(m.temple_px / 240.0);
@@ -300,7 +310,7 @@ double rank_score(const PhotoCheck& pc) {
   const double quality = std::clamp(1.0 - m.brisque / 100.0, 0.2, 1.0);
   const double group = pc.a.faces_found > 1 ? 0.8 : 1.0;
   return (0.3 + 0.7 * size) * (0.3 + 0.7 * sharp) * pose * (0.3 + 0.7 * light) * eyes * occl * (0.5 + 0.5 * quality) *
-         group;
+         group * (0.5 + 0.5 * framing);
 }
 
 json coverage_of(const std::vector<PhotoCheck>& photos, std::vector<std::string>& advice) {
@@ -435,6 +445,7 @@ PortraitTarget PortraitTarget::from_frame_params(const json& frame_params) {
     if (spec.key == "width") t.width = v.get<int>();
     if (spec.key == "height") t.height = v.get<int>();
     if (spec.key == "crop") t.crop = v.get<std::string>();
+    if (spec.key == "eye_line") t.eye_line = v.get<double>();
   }
   t.span = frame_crop_span(t.crop);
   return t;
@@ -452,7 +463,7 @@ SetCheck decide_set(std::vector<PhotoAnalysis> analyses, const PortraitTarget& t
   for (int i = 0; i < int(set.photos.size()); ++i) {
     PhotoCheck& pc = set.photos[i];
     if (!pc.accepted()) continue;
-    pc.rank_score = rank_score(pc);
+    pc.rank_score = rank_score(pc, target);
     set.ranking.push_back(i);
     set.embeddings.push_back(pc.subject_face()->face.embedding);
     set.embedding_photo.push_back(i);

@@ -375,6 +375,41 @@ TEST(Wardrobe, AJacketAndTheShirtUnderItAreSeparateGarments) {
   dump("person07_1_shirt_light_blue", in, s, shirt);
 }
 
+// "A navy blazer with a white shirt": both garments take their colours in
+// one step (color and inner_color), each near its target, the skin as it
+// was; a colour for the inner garment alone names it "inner".
+TEST(Wardrobe, TheJacketAndTheShirtTakeTheirOwnColours) {
+  const Frame& in = canvas("person08_2.jpg");  // a grey suit over a white shirt
+  const wardrobe::Garments g = garments_of(in);
+  ASSERT_TRUE(g.outer.found);
+  ASSERT_TRUE(g.inner.found);
+  const Stage& st = wardrobe_stage();
+  JobContext ctx;
+  const json p = resolve_params("wardrobe", st.params(), {{"color", "navy"}, {"inner_color", "light blue"}});
+  EXPECT_TRUE(st.changes_pixels(p));
+  const Frame out = st.run(in, p, ctx);
+  ASSERT_GE(out.edits.size(), in.edits.size() + 2);
+  for (size_t i = in.edits.size(); i < out.edits.size(); ++i) std::printf("%s\n", out.edits[i].c_str());
+  const cv::Mat lab1 = lab_of_linear(out.image);
+  cv::Mat jacket, shirt;
+  cv::erode((g.outer.weight >= 0.5) & (in.alpha >= 0.9f), jacket, disc(3));
+  cv::erode((g.inner.weight >= 0.5) & (in.alpha >= 0.9f), shirt, disc(3));
+  const cv::Scalar mj = cv::mean(lab1, jacket), ms = cv::mean(lab1, shirt);
+  const cv::Vec3f navy = lab_of(wardrobe::colour_of("navy")), blue = lab_of(wardrobe::colour_of("light blue"));
+  const double de_j = ciede2000(cv::Vec3d(mj[0], mj[1], mj[2]), cv::Vec3d(navy));
+  const double de_s = ciede2000(cv::Vec3d(ms[0], ms[1], ms[2]), cv::Vec3d(blue));
+  std::printf("jacket mean dE00 to navy %.2f, shirt mean dE00 to light blue %.2f\n", de_j, de_s);
+  EXPECT_LT(de_j, 3.0);
+  EXPECT_LT(de_s, 3.0);
+  // Skin untouched.
+  const cv::Mat skin = (layer(in, "face_skin") > 0.5) & (in.alpha >= 0.9f);
+  const cv::Mat de = ciede2000(lab_of_linear(in.image), lab1);
+  EXPECT_LT(cv::mean(de, skin)[0], 0.05);
+  // With garment inner, inner_color has nothing to add: one garment.
+  const json q = resolve_params("wardrobe", st.params(), {{"inner_color", "light blue"}, {"garment", "inner"}});
+  EXPECT_FALSE(st.changes_pixels(q));
+}
+
 // A garment whose texture is clipped away is not painted flat: it is left
 // as it is and the report says why. The blue sweater with its solid pixels
 // burnt to white (as an over-exposed white shirt is), then real white

@@ -59,6 +59,26 @@ void settle_edge(const cv::Mat& own, const cv::Mat& alpha, const cv::Mat& weight
   }
 }
 
+// What a recolour did, in words, for the edits.
+std::string describe(const wardrobe::Recolour& rep, const std::string& which, const std::string& colour,
+                     const cv::Scalar& target) {
+  const double de = ciede2000(cv::Vec3d(rep.after), cv::Vec3d(rep.target));
+  std::string what = std::string(garment_words(which)) + " recoloured to " + colour;
+  if (colour[0] != '#') what += " (" + format_color(target) + ")";
+  what += cv::format(", folds and texture kept (its mean colour %.1f CIEDE2000 from it", de);
+  if (rep.texture_gain < 1)
+    what += cv::format("; its lightness contrast eased to %.0f%% to fit below white", 100 * rep.texture_gain);
+  if (rep.lightness < rep.target[0] - 0.5f)
+    what += cv::format("; its mean held at L* %.0f so its lighter folds stay below white", rep.lightness);
+  what += ")";
+  if (rep.clipped_white >= 0.01)
+    what +=
+        cv::format("; %.0f%% of it is clipped white: no texture there, kept as a highlight", 100 * rep.clipped_white);
+  if (rep.clipped_black >= 0.01)
+    what += cv::format("; %.0f%% of it is crushed to black: no texture there", 100 * rep.clipped_black);
+  return what;
+}
+
 class WardrobeStage final : public Stage {
  public:
   std::string id() const override { return "wardrobe"; }
@@ -69,7 +89,9 @@ class WardrobeStage final : public Stage {
   }
   std::string c2pa_action() const override { return "c2pa.color_adjustments"; }
   std::string c2pa_source_type() const override { return "algorithmicallyEnhanced"; }
-  bool changes_pixels(const json& p) const override { return p["color"] != "keep"; }
+  bool changes_pixels(const json& p) const override {
+    return p["color"] != "keep" || (p.value("garment", "outer") == "outer" && p.value("inner_color", "keep") != "keep");
+  }
   std::vector<ParamSpec> params() const override {
     return {
         {"color", ParamType::color, "keep", describe_colours(), 0, 0, wardrobe::colour_names()},
@@ -81,6 +103,10 @@ class WardrobeStage final : public Stage {
          0,
          0,
          {"outer", "inner", "all"}},
+        {"inner_color", ParamType::color, "keep",
+         "With garment outer: the inner garment's new colour too (a shirt between the jacket's lapels: \"a navy "
+         "blazer with a white shirt\"), #rrggbb or a fabric colour; keep leaves it",
+         0, 0, wardrobe::colour_names()},
     };
   }
 
@@ -88,8 +114,15 @@ class WardrobeStage final : public Stage {
     if (!in.rendered || in.image.type() != CV_32FC3)
       throw Error(ErrorInfo{ErrorCode::internal, "recolours the rendered canvas: put it after render", id(), {}, {}});
     if (!changes_pixels(p)) return in;
-    const std::string colour = p["color"], which = p["garment"];
-    const cv::Scalar target = wardrobe::colour_of(colour);
+    const std::string which = p["garment"];
+    // The garments asked for: the one `garment` names, and with outer the
+    // inner one too when it has a colour of its own.
+    struct Ask {
+      std::string which, colour;
+    };
+    std::vector<Ask> asks;
+    if (p["color"] != "keep") asks.push_back({which, p["color"]});
+    if (which == "outer" && p.value("inner_color", "keep") != "keep") asks.push_back({"inner", p["inner_color"]});
     Frame out = in;
     const cv::Mat clothing = canvas_layer(in, "clothing");
     if (clothing.empty() || cv::countNonZero(clothing > 0.5) == 0) {
@@ -133,33 +166,45 @@ class WardrobeStage final : public Stage {
         cv::resize(garment->weight, full, size, 0, 0, cv::INTER_LINEAR);
         garment->weight = full;
       }
-    cv::Mat weight;
-    if (which == "outer" && g.outer.found)
-      weight = g.outer.weight;
-    else if (which == "inner" && g.inner.found)
-      weight = g.inner.weight;
-    else if (which == "all" && g.outer.found)
-      weight = g.inner.found ? cv::Mat(cv::min(g.outer.weight + g.inner.weight, 1.0)) : g.outer.weight;
-    if (weight.empty()) {
-      out.edits.push_back(
-          std::string("clothing not recoloured: ") +
-          (which == "inner" ? "no inner garment found (the clothing is one colour)" : "no clothing found"));
-      return out;
+    // Each garment recoloured in turn on the person's own colour, then the
+    // canvas changed once by the person's share of each pixel.
+    cv::Mat cur = own.clone(), amount_all;
+    for (const Ask& ask : asks) {
+      cv::Mat weight;
+      if (ask.which == "outer" && g.outer.found)
+        weight = g.outer.weight;
+      else if (ask.which == "inner" && g.inner.found)
+        weight = g.inner.weight;
+      else if (ask.which == "all" && g.outer.found)
+        weight = g.inner.found ? cv::Mat(cv::min(g.outer.weight + g.inner.weight, 1.0)) : g.outer.weight;
+      if (weight.empty()) {
+        out.edits.push_back(
+            std::string(garment_words(ask.which)) + " not recoloured: " +
+            (ask.which == "inner" ? "no inner garment found (the clothing is one colour)" : "no clothing found"));
+        continue;
+      }
+      ctx.check_cancel();
+      const cv::Scalar target = wardrobe::colour_of(ask.colour);
+      wardrobe::Recolour rep;
+      cv::Mat recoloured = wardrobe::recolour(cur, weight, solid, target, &rep);
+      if (!rep.applied) {
+        out.edits.push_back(std::string(garment_words(ask.which)) + " not recoloured: " + rep.refused +
+                            ", left as it is");
+        continue;
+      }
+      if (has_alpha) settle_edge(cur, in.alpha, weight, recoloured);
+      cur = recoloured;
+      const cv::Mat amount = has_alpha ? cv::Mat(weight.mul(in.alpha)) : weight;
+      amount_all = amount_all.empty() ? amount : cv::Mat(cv::max(amount_all, amount));
+      out.edits.push_back(describe(rep, ask.which, ask.colour, target));
     }
-    ctx.check_cancel();
-    wardrobe::Recolour rep;
-    cv::Mat recoloured = wardrobe::recolour(own, weight, solid, target, &rep);
-    if (!rep.applied) {
-      out.edits.push_back(std::string(garment_words(which)) + " not recoloured: " + rep.refused + ", left as it is");
-      return out;
-    }
-    if (has_alpha) settle_edge(own, in.alpha, weight, recoloured);
+    if (amount_all.empty()) return out;
     // The canvas changes by the person's share of each pixel: I = aF + (1-a)B.
     // (New Mats throughout: `out` shares its buffers with `in`.)
     if (has_fg) {
-      out.foreground = recoloured;
+      out.foreground = cur;
       cv::Mat delta, image;
-      cv::subtract(recoloured, in.foreground, delta);
+      cv::subtract(cur, in.foreground, delta);
       if (has_alpha) {
         cv::Mat a3;
         cv::merge(std::vector<cv::Mat>(3, in.alpha), a3);
@@ -168,26 +213,10 @@ class WardrobeStage final : public Stage {
       cv::add(in.image, delta, image);
       out.image = image;
     } else {
-      out.image = recoloured;
+      out.image = cur;
     }
-    const cv::Mat amount = has_alpha ? cv::Mat(weight.mul(in.alpha)) : weight;
-    out.relit = in.relit.empty() ? amount : cv::Mat(cv::max(in.relit, amount));
+    out.relit = in.relit.empty() ? amount_all : cv::Mat(cv::max(in.relit, amount_all));
     if (out.source_type == "digitalCapture") out.source_type = "algorithmicallyEnhanced";
-    const double de = ciede2000(cv::Vec3d(rep.after), cv::Vec3d(rep.target));
-    std::string what = std::string(garment_words(which)) + " recoloured to " + colour;
-    if (colour[0] != '#') what += " (" + format_color(target) + ")";
-    what += cv::format(", folds and texture kept (its mean colour %.1f CIEDE2000 from it", de);
-    if (rep.texture_gain < 1)
-      what += cv::format("; its lightness contrast eased to %.0f%% to fit below white", 100 * rep.texture_gain);
-    if (rep.lightness < rep.target[0] - 0.5f)
-      what += cv::format("; its mean held at L* %.0f so its lighter folds stay below white", rep.lightness);
-    what += ")";
-    if (rep.clipped_white >= 0.01)
-      what +=
-          cv::format("; %.0f%% of it is clipped white: no texture there, kept as a highlight", 100 * rep.clipped_white);
-    if (rep.clipped_black >= 0.01)
-      what += cv::format("; %.0f%% of it is crushed to black: no texture there", 100 * rep.clipped_black);
-    out.edits.push_back(what);
     return out;
   }
 };

@@ -174,10 +174,24 @@ void apply_clause(PromptPlan& plan, const std::string& clause, const std::string
         const std::string which = sense_of(garment->e())->garment;
         const std::string colour = e.fabric.empty() ? e.hex : e.fabric;
         json& w = plan.params["wardrobe"];
-        if (w.contains("color") && w.value("garment", "outer") != which && w["color"] != colour) {
-          plan.not_applied.push_back("'" + t.phrase + " " + garment->phrase +
-                                     "': one garment's colour per portrait for now (" + w["color"].get<std::string>() +
-                                     " " + w.value("garment", "outer") + " kept)");
+        const std::string had = w.is_object() ? w.value("garment", "outer") : std::string("outer");
+        if (w.contains("color") && had != which && w["color"] != colour) {
+          // Two garments: the outer one takes `color`, the shirt under it
+          // `inner_color` ("a navy blazer with a white shirt").
+          if (had == "outer" && which == "inner" && !w.contains("inner_color")) {
+            set("wardrobe", "inner_color", colour);
+            used = true;
+            continue;
+          }
+          if (had == "inner" && which == "outer" && !w.contains("inner_color")) {
+            set("wardrobe", "inner_color", w["color"].get<std::string>());
+            set("wardrobe", "color", colour);
+            set("wardrobe", "garment", which);
+            used = true;
+            continue;
+          }
+          plan.not_applied.push_back("'" + t.phrase + " " + garment->phrase + "': one colour per garment (" +
+                                     w["color"].get<std::string>() + " " + had + " kept)");
           continue;
         }
         set("wardrobe", "color", colour);

@@ -441,13 +441,18 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
       for (const auto& q : mesh) all.emplace_back(q.x - o.x, q.y - o.y);
       cv::GaussianBlur(fill(size, all, true), face_area, cv::Size(), std::max(1.0, 0.05 * ed));
     }
+    // The shine taken is a field of its own, made smooth before it joins
+    // the rest: its strength follows the highlight's own border, and
+    // applied pixel by pixel a sharp border became a visible contour (a
+    // curved line across person08_1's forehead at 2.5x).
+    cv::Mat S(size, CV_32FC4, cv::Scalar::all(0));
     each_row(size.height, [&](int y) {
       const auto* b2 = B2.ptr<cv::Vec4f>(y);
       const auto* bl = BL.ptr<cv::Vec4f>(y);
       const auto* l = lin.ptr<cv::Vec3f>(y);
       const auto* w = W.ptr<float>(y);
       const float* fa = face_area.ptr<float>(y);
-      auto* d = D.ptr<cv::Vec4f>(y);
+      auto* d = S.ptr<cv::Vec4f>(y);
       for (int x = 0; x < size.width; ++x) {
         const float over = b2[x][0] - bl[x][0] - t;
         if (over <= 0 || warm <= 0.05f || w[x] <= 0 || fa[x] <= 0) continue;
@@ -463,6 +468,8 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
         for (int c = 0; c < 3; ++c) d[x][c + 1] += std::log((l[x][c] - take + kEps) / (l[x][c] + kEps)) - du;
       }
     });
+    cv::GaussianBlur(S, S, cv::Size(), std::max(1.0, 0.06 * ed));
+    D += S;
   }
 
   // Under-eye shadows: lifted a fraction of the way toward the cheek's

@@ -78,10 +78,12 @@ class CrashTest : public ::testing::Test {
     if (!fs::exists(out)) return;
     std::set<std::string> names;
     for (const auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
-    // All or nothing: the report and every portrait with its sidecar and edit map.
+    // All or nothing: the report, the contact sheet and every portrait with
+    // its sidecar and edit map.
     ASSERT_TRUE(names.count("report.json")) << when << ": portraits without their report";
+    EXPECT_TRUE(names.count("contact_sheet.jpg")) << when << ": portraits without their contact sheet";
     const json report = json::parse(read_bytes(out + "/report.json"));
-    size_t expected = 1;
+    size_t expected = 2;
     for (const auto& p : report["portraits"]) {
       if (!p["passed"].get<bool>()) continue;
       const std::string base = fs::path(p["file"].get<std::string>()).stem().string();
@@ -287,7 +289,7 @@ TEST_F(CrashTest, OutputFolderHoldsOneJobOfOnePerson) {
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(out)) files += e.is_regular_file();
   EXPECT_EQ(store[subject]["outputs"].get<size_t>(), files) << store.dump();
-  EXPECT_EQ(files, 4u);  // portrait, sidecar, edit map, report
+  EXPECT_EQ(files, 5u);  // portrait, sidecar, edit map, report, contact sheet
 
   grant_consent("someone-else");
   auto args = shoot_args(out);

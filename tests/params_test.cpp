@@ -177,10 +177,16 @@ TEST(Prompt, WardrobeColoursByNameOrHex) {
   EXPECT_EQ(w("light blue shirt")["garment"], "inner");
   EXPECT_EQ(w("a #6d2a35 jacket")["color"], "#6d2a35");
   EXPECT_TRUE(w("").empty());  // the photo's own clothes
+  // Two garments take a colour each; a third colour for one of them is
+  // reported, not applied.
   PromptPlan two = plan_prompt("navy suit, white shirt", "corporate");
   EXPECT_EQ(two.params["wardrobe"]["color"], "navy");
-  ASSERT_EQ(two.not_applied.size(), 1u);
-  EXPECT_NE(two.not_applied[0].find("one garment"), std::string::npos);
+  EXPECT_EQ(two.params["wardrobe"]["inner_color"], "white");
+  EXPECT_TRUE(two.not_applied.empty());
+  PromptPlan three = plan_prompt("navy suit, white shirt, grey shirt", "corporate");
+  EXPECT_EQ(three.params["wardrobe"]["inner_color"], "white");
+  ASSERT_EQ(three.not_applied.size(), 1u);
+  EXPECT_NE(three.not_applied[0].find("one colour per garment"), std::string::npos);
   // A word not in the vocabulary is reported, never dropped in silence.
   PromptPlan odd = plan_prompt("sparkly suit", "corporate");
   EXPECT_EQ(odd.not_understood, std::vector<std::string>{"sparkly"});

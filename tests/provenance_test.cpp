@@ -236,8 +236,8 @@ TEST(Consent, ShootNeedsConsentAndForgetRemovesEverything) {
   ASSERT_EQ(forget.exit_code, 0);
   const json removed = json::parse(forget.out);
   EXPECT_EQ(removed["photo_digests"], 2);
-  // The portrait, its sidecar, its edit map and report.json.
-  EXPECT_EQ(removed["outputs"].size(), 4u) << removed.dump(2);
+  // The portrait, its sidecar, its edit map, report.json and the contact sheet.
+  EXPECT_EQ(removed["outputs"].size(), 5u) << removed.dump(2);
   listed = json::parse(run_cli({"store", "--json"}).out);
   EXPECT_FALSE(listed.contains("consent-test")) << listed.dump(2);
   EXPECT_FALSE(fs::exists(out + "/portrait_01.jpg"));

@@ -1,5 +1,4 @@
 #include <chrono>
-#include <cstdlib>
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
@@ -36,11 +35,6 @@ void ResultMemo::put(const std::string& key, const cv::Mat& value) {
   std::lock_guard<std::mutex> lock(mu_);
   recent_.emplace_front(key, value);
   if (recent_.size() > keep_) recent_.pop_back();
-}
-
-std::string JobContext::default_store() {
-  const char* e = std::getenv("LIKENESS_ANALYSIS_CACHE");  // tests and benchmarks only
-  return e && *e ? e : "";
 }
 
 void JobContext::check_cancel() const {

@@ -38,6 +38,9 @@ class Error : public std::runtime_error {
 
 // Process exit code for an error code (documented in `likeness --help`).
 int exit_code(ErrorCode code);
+// Its stable name in JSON reports: "internal", "usage", "bad_input",
+// "invalid", "no_consent", "cancelled".
+const char* code_name(ErrorCode code);
 
 [[noreturn]] void throw_bad_input(const std::string& file, const std::string& why);
 

@@ -21,6 +21,24 @@ Error::Error(ErrorCode code, std::string message) : Error(ErrorInfo{code, std::m
 
 int exit_code(ErrorCode code) { return static_cast<int>(code); }
 
+const char* code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::internal:
+      return "internal";
+    case ErrorCode::usage:
+      return "usage";
+    case ErrorCode::bad_input:
+      return "bad_input";
+    case ErrorCode::invalid:
+      return "invalid";
+    case ErrorCode::no_consent:
+      return "no_consent";
+    case ErrorCode::cancelled:
+      return "cancelled";
+  }
+  return "internal";
+}
+
 void throw_bad_input(const std::string& file, const std::string& why) {
   throw Error(ErrorInfo{ErrorCode::bad_input, why, {}, {}, file});
 }

@@ -13,6 +13,7 @@
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/model_store.hpp"
+#include "likeness/numeric.hpp"
 #include "measures.hpp"
 
 namespace likeness {
@@ -296,10 +297,6 @@ void analyse_bytes(PhotoAnalysis& a, const std::string& bytes) {
     a.faces.push_back(std::move(af));
   }
 }
-}  // namespace
-
-namespace {
-double ramp(double x, double lo, double hi) { return std::clamp((x - lo) / (hi - lo), 0.0, 1.0); }
 }  // namespace
 
 TechnicalQuality technical_quality(const FaceMeasures& m) {

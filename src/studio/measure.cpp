@@ -5,13 +5,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/color.hpp"
+#include "likeness/numeric.hpp"
 #include "likeness/params.hpp"
 
 namespace likeness {
 
 namespace {
-double ramp(double x, double lo, double hi) { return std::clamp((x - lo) / (hi - lo), 0.0, 1.0); }
-double round_to(double v, double step) { return std::round(v / step) * step; }
 
 double median_of(std::vector<float>& v) {
   if (v.empty()) return 0;

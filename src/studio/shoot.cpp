@@ -12,6 +12,7 @@
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
 #include "likeness/measure.hpp"
+#include "likeness/numeric.hpp"
 #include "likeness/output_job.hpp"
 #include "likeness/stage.hpp"
 #include "likeness/store.hpp"
@@ -91,7 +92,7 @@ struct Choice {
   double score = 0, likeness = 0, quality = 0, fit = 1;
   static json weights() { return {{"likeness", 0.5}, {"quality", 0.25}, {"fit", 0.25}}; }
   json to_json() const {
-    auto r = [](double v) { return std::round(v * 1000) / 1000; };
+    auto r = [](double v) { return round_to(v, 0.001); };
     return {{"score", r(score)}, {"likeness", r(likeness)}, {"quality", r(quality)}, {"fit", r(fit)}};
   }
 };
@@ -439,7 +440,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
                    {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
                    {"source", source_file},
                    {"likeness", likeness},
-                   {"quality", {{"score", std::round(quality.score * 1000) / 1000}, {"parts", quality.parts}}},
+                   {"quality", {{"score", round_to(quality.score, 0.001)}, {"parts", quality.parts}}},
                    {"fit", fit},
                    {"measures", measures.to_json()},
                    {"choice", choice.to_json()},

@@ -10,6 +10,7 @@
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/numeric.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 
@@ -33,8 +34,6 @@ json team_look(const PromptPlan& plan, const json& overrides) {
     pinned["relight"]["side"] = "left";
   return pinned;
 }
-
-double round_to(double v, double step) { return std::round(v / step) * step; }
 }  // namespace
 
 json shoot_team(const TeamOptions& opt, JobContext& ctx) {
@@ -96,13 +95,8 @@ json shoot_team(const TeamOptions& opt, JobContext& ctx) {
     } catch (const Error& e) {
       if (e.code() == ErrorCode::cancelled || e.code() == ErrorCode::internal) throw;
       const ErrorCode c = e.code();
-      failed.push_back({{"person", person},
-                        {"error", c == ErrorCode::no_consent  ? "no_consent"
-                                  : c == ErrorCode::usage     ? "usage"
-                                  : c == ErrorCode::bad_input ? "bad_input"
-                                                              : "invalid"},
-                        {"exit_code", exit_code(c)},
-                        {"why", e.info().message}});
+      failed.push_back(
+          {{"person", person}, {"error", code_name(c)}, {"exit_code", exit_code(c)}, {"why", e.info().message}});
     }
   }
 

@@ -76,7 +76,7 @@ $(CORPORA_STAMP): | $(DEPS_STAMP)
 	@rm -f $(CORPORA)/.fetched-* && touch $@
 
 test: corpora
-test: models validator build
+test: models validator build fuzz-build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	$(MAKE) --no-print-directory fuzz-smoke
 

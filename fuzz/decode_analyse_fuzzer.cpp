@@ -47,24 +47,6 @@ std::string g_input_file;  // where analyse_photo reads the input
   std::abort();
 }
 
-const char* code_name(likeness::ErrorCode c) {
-  switch (c) {
-    case likeness::ErrorCode::internal:
-      return "internal";
-    case likeness::ErrorCode::usage:
-      return "usage";
-    case likeness::ErrorCode::bad_input:
-      return "bad_input";
-    case likeness::ErrorCode::invalid:
-      return "invalid";
-    case likeness::ErrorCode::no_consent:
-      return "no_consent";
-    case likeness::ErrorCode::cancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
 bool finite(float v) { return std::isfinite(v); }
 
 void check_analysis(const likeness::PhotoAnalysis& a) {
@@ -114,7 +96,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (d.bgr.empty() || d.bgr.type() != CV_8UC3) fail("decode_image_bytes", "returned an image that is not 8-bit BGR");
   } catch (const likeness::Error& e) {
     if (e.code() != likeness::ErrorCode::bad_input)
-      fail("decode_image_bytes", std::string("Error{") + code_name(e.code()) + "}: " + e.what());
+      fail("decode_image_bytes", std::string("Error{") + likeness::code_name(e.code()) + "}: " + e.what());
     return 0;  // junk refused: the expected outcome
   } catch (const std::exception& e) {
     fail("decode_image_bytes", std::string("exception: ") + e.what());
@@ -133,7 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     check_analysis(likeness::analyse_photo(g_input_file, false));
   } catch (const likeness::Error& e) {
-    fail("analyse_photo", std::string("Error{") + code_name(e.code()) + "}: " + e.what());
+    fail("analyse_photo", std::string("Error{") + likeness::code_name(e.code()) + "}: " + e.what());
   } catch (const std::exception& e) {
     fail("analyse_photo", std::string("exception: ") + e.what());
   } catch (...) {

@@ -72,7 +72,6 @@ void check_analysis(const likeness::PhotoAnalysis& a) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  likeness::set_analysis_store("");  // transient analysis, whatever $LIKENESS_ANALYSIS_CACHE says
   try {
     likeness::init_image_io();
     likeness::FaceAnalyzer::shared();  // loads the models once ($LIKENESS_MODELS)

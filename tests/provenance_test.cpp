@@ -5,9 +5,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+#include <tuple>
 
 #include "likeness/files.hpp"
+#include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/store.hpp"
+#include "likeness/studio.hpp"
 #include "testing.hpp"
 
 using namespace likeness;
@@ -329,4 +335,43 @@ TEST(Consent, UsageRightsBindTheShootAndTravelWithThePortrait) {
             2);
   fs::remove_all(refs);
   fs::remove_all(out);
+}
+
+// Where a job keeps its analyses is the job's own: two checks for two
+// subjects at once each keep their photos' analyses in their own folder,
+// none in the other's (the store was one process-wide string before).
+TEST(Consent, TwoSubjectsCheckedAtOnceKeepTheirAnalysesApart) {
+  grant_consent("apart-a");
+  grant_consent("apart-b");
+  std::vector<std::string> a, b;
+  std::set<std::string> sha_a, sha_b;
+  for (const auto& id : identities()) {
+    if (id.person == "person10") a.push_back(people(id.file)), sha_a.insert(sha256_file(people(id.file)));
+    if (id.person == "person12") b.push_back(people(id.file)), sha_b.insert(sha256_file(people(id.file)));
+  }
+  std::exception_ptr fail[2];
+  auto run = [&](int k, const std::vector<std::string>& files, const std::string& subject) {
+    try {
+      JobContext ctx;
+      ctx.threads = 1;
+      check_references(files, ctx, subject);
+    } catch (...) {
+      fail[k] = std::current_exception();
+    }
+  };
+  std::thread ta(run, 0, a, "apart-a"), tb(run, 1, b, "apart-b");
+  ta.join();
+  tb.join();
+  for (auto& f : fail)
+    if (f) std::rethrow_exception(f);
+  for (const auto& [subject, own, other] :
+       {std::tuple{"apart-a", &sha_a, &sha_b}, std::tuple{"apart-b", &sha_b, &sha_a}}) {
+    const std::string dir = Store::open().subject_dir(subject) + "/analysis";
+    std::set<std::string> kept;
+    for (const auto& e : fs::directory_iterator(dir)) kept.insert(json::parse(read_bytes(e.path()))["sha256"]);
+    EXPECT_EQ(kept, *own) << subject << ": its analyses are its photos'";
+    for (const auto& s : kept) EXPECT_FALSE(other->count(s)) << subject << " holds the other subject's analysis";
+  }
+  run_cli({"forget", "apart-a"});
+  run_cli({"forget", "apart-b"});
 }

@@ -297,7 +297,7 @@ TEST(Relight, NoneChangesNothingAndMatchNeedsABackdrop) {
   if (in.light.direction[0] < 0) EXPECT_LT(r, rf);
   // The edit map's red channel: the face changed, the backdrop did not.
   ASSERT_FALSE(matched.relit.empty());
-  EXPECT_EQ(cv::countNonZero(matched.relit > 0.f & in.alpha < 0.001f), 0);
+  EXPECT_EQ(cv::countNonZero((matched.relit > 0.f) & (in.alpha < 0.001f)), 0);
 }
 
 // No seam where the mesh ends: the light's change (log of output over input

@@ -58,9 +58,16 @@ struct PhotoAnalysis {
 
 inline constexpr int kMaxCandidates = 6;
 
+// Where analyses (they hold embeddings: biometric data) are kept is the
+// job's (JobContext::analysis_store): a consented subject's folder in the
+// studio's store, or "" for transient analysis that stores nothing. Its
+// default is "", or $LIKENESS_ANALYSIS_CACHE (tests and benchmarks).
+std::string default_analysis_store();
+
 // Decodes (shrink-on-load), detects, and measures every candidate face.
-// Results are kept only in the analysis store, if one is set.
-PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true);
+// With use_cache, results are read from and kept in `store` (if not "").
+PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true,
+                            const std::string& store = default_analysis_store());
 
 // The same analysis of an image in memory (a portrait just made), never
 // cached; `name` for messages.
@@ -73,12 +80,6 @@ struct TechnicalQuality {
   json parts = json::object();
 };
 TechnicalQuality technical_quality(const FaceMeasures& m);
-
-// Where analyses (they hold embeddings: biometric data) are kept: a consented
-// subject's folder in the studio's store, or "" (the default) for transient
-// analysis that stores nothing. $LIKENESS_ANALYSIS_CACHE sets it for tests
-// and benchmarks.
-void set_analysis_store(const std::string& dir);
 
 // The portrait a photo is judged as a source for: the frame stage's output
 // size and crop (its declared defaults unless a shoot asks for others).
@@ -162,7 +163,7 @@ struct SetCheck {
 };
 
 // Analyses every photo, one per worker thread (ctx.threads shared among
-// them), reporting progress as `stage`; a photo that cannot be read has its
+// them), kept in ctx.analysis_store, reporting progress as `stage`; a photo that cannot be read has its
 // error, a cancellation or an internal failure throws.
 std::vector<PhotoAnalysis> analyse_photos(const std::vector<std::string>& files, JobContext& ctx, bool use_cache = true,
                                           const std::string& stage = "check");

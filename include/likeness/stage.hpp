@@ -118,6 +118,10 @@ struct JobContext {
   const std::atomic<bool>* cancel = nullptr;
   std::string item;
   ResultMemo* memo = nullptr;  // the job's, or none (every result computed)
+  // Where the job keeps photo analyses (a consented subject's folder), or
+  // "": transient. Per job, never process-wide.
+  std::string analysis_store = default_store();
+  static std::string default_store();  // $LIKENESS_ANALYSIS_CACHE (tests, benchmarks) or ""
 
   void report(const std::string& stage, double fraction) const {
     if (on_progress) on_progress(Progress{item, stage, fraction});

@@ -104,17 +104,9 @@ PhotoAnalysis analysis_from(const json& j) {
   return a;
 }
 
-std::string& analysis_store() {
-  static std::string dir = [] {
-    const char* e = std::getenv("LIKENESS_ANALYSIS_CACHE");  // tests and benchmarks only
-    return std::string(e && *e ? e : "");
-  }();
-  return dir;
-}
-
 // "" when analyses are transient (no subject with consent).
-std::string cache_path(const std::string& sha) {
-  if (analysis_store().empty()) return "";
+std::string cache_path(const std::string& dir, const std::string& sha) {
+  if (dir.empty()) return "";
   ModelStore& store = ModelStore::shared();
   const std::string key = Sha256()
                               .field("intake")
@@ -124,12 +116,12 @@ std::string cache_path(const std::string& sha) {
                               .field(store.digest("face_landmarks68"))
                               .field(store.digest("face_recognition"))
                               .hex();
-  return (fs::path(analysis_store()) / (key.substr(0, 40) + ".json")).string();
+  return (fs::path(dir) / (key.substr(0, 40) + ".json")).string();
 }
 
 }  // namespace
 
-void set_analysis_store(const std::string& dir) { analysis_store() = dir; }
+std::string default_analysis_store() { return JobContext::default_store(); }
 
 namespace {
 void analyse_bytes(PhotoAnalysis& a, const std::string& bytes);
@@ -142,7 +134,7 @@ std::string FaceMeasures::view() const {
   return std::string(a < 50 ? "three_quarter_" : "profile_") + side;
 }
 
-PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
+PhotoAnalysis analyse_photo(const std::string& file, bool use_cache, const std::string& store) {
   PhotoAnalysis a;
   a.file = file;
   std::string bytes;
@@ -154,7 +146,7 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache) {
     return a;
   }
   a.sha256 = sha256_hex(bytes);
-  const std::string cached = use_cache ? cache_path(a.sha256) : std::string();
+  const std::string cached = use_cache ? cache_path(store, a.sha256) : std::string();
   if (!cached.empty()) {
     std::ifstream in(cached);
     if (in) {

@@ -19,28 +19,6 @@ cv::Matx23d Layer::to(const cv::Matx23d& target_from_source) const {
   return {M(0, 0), M(0, 1), M(0, 2), M(1, 0), M(1, 1), M(1, 2)};
 }
 
-bool ResultMemo::find(const std::string& key, cv::Mat& out) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = recent_.begin(); it != recent_.end(); ++it)
-    if (it->first == key) {
-      recent_.splice(recent_.begin(), recent_, it);
-      out = recent_.front().second;
-      ++hits_;
-      return true;
-    }
-  return false;
-}
-
-void ResultMemo::put(const std::string& key, const cv::Mat& value) {
-  std::lock_guard<std::mutex> lock(mu_);
-  recent_.emplace_front(key, value);
-  if (recent_.size() > keep_) recent_.pop_back();
-}
-
-void JobContext::check_cancel() const {
-  if (cancel && cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
-}
-
 std::shared_ptr<const Frame> FrameCache::get(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);

@@ -183,15 +183,18 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
   if (files.size() > 20)
     throw Error(ErrorCode::bad_input,
                 std::to_string(files.size()) + " photos given; likeness takes 1 to 20 photos of one person");
+  // The analyses go where the job says: nowhere without a subject
+  // (transient: nothing about the person is kept), else their folder.
+  JobContext job = ctx;
   if (subject.empty()) {
-    set_analysis_store("");  // transient: nothing about the person is kept
-    return check_set(files, ctx, true, target);
+    job.analysis_store = "";
+    return check_set(files, job, true, target);
   }
   Store& store = Store::open();
   store.require(subject, purpose);
   const std::string dir = store.subject_dir(subject);
-  set_analysis_store(dir + "/analysis");
-  SetCheck set = check_set(files, ctx, true, target);
+  job.analysis_store = dir + "/analysis";
+  SetCheck set = check_set(files, job, true, target);
   for (const auto& p : set.photos)
     if (!p.a.sha256.empty()) store.add_photo(subject, p.a.sha256);
   const std::string path = store_set(set, dir + "/sets");

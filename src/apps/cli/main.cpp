@@ -751,7 +751,7 @@ int main(int argc, char** argv) {
         Store& store = Store::open();
         store.require(rank_subject, "likeness");
         subject_dir = store.subject_dir(rank_subject);
-        set_analysis_store(subject_dir + "/analysis");
+        ctx.analysis_store = subject_dir + "/analysis";
       }
       const HeadshotRanking r = rank_headshots(list_images(rank_refs), list_images(rank_candidates), ctx);
       if (!rank_sheet.empty()) write_ranking_sheet(r, rank_sheet);

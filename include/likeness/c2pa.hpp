@@ -68,5 +68,9 @@ struct Verification {
 };
 // trust_pem: CA certificates to trust (PEM); empty = the installation's CA.
 Verification verify_c2pa(const std::string& asset, const std::string& trust_pem = "");
+// `verify --json`: {"state": "valid"|"invalid"|"no manifest", "trusted",
+// "problems", "digital_source_type", "usage" (XMP usage terms and model
+// release, and the signed consent assertion's), "manifest"}.
+json verification_report(const std::string& asset, const Verification& v);
 
 }  // namespace likeness

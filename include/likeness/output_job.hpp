@@ -15,10 +15,13 @@
 // or undoes it. Output folders hold one job's files: a folder with files
 // likeness did not write, or another subject's, is refused.
 #pragma once
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "likeness/output_sink.hpp"
 
 namespace likeness {
 
@@ -54,6 +57,24 @@ class OutputJob {
   int lock_fd_ = -1;
   bool committed_ = false;
   std::vector<std::pair<std::string, std::string>> files_;  // name, sha256
+};
+
+// A job's files into a folder through an OutputJob: the folder is checked
+// when the sink is made (before the work), the job begins at the first put.
+class FolderSink : public OutputSink {
+ public:
+  FolderSink(Store& store, const std::string& subject, const std::string& out_dir);
+  ~FolderSink() override;
+  std::string locate(const std::string& name) const override;
+  void put(const std::string& name, const std::string& bytes) override;
+  void commit() override;
+  std::string abandon() override;
+  const std::string& out_dir() const { return out_dir_; }
+
+ private:
+  Store& store_;
+  std::string subject_, out_dir_;
+  std::unique_ptr<OutputJob> job_;
 };
 
 }  // namespace likeness

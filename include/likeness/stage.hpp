@@ -89,9 +89,10 @@ struct Frame {
 };
 
 struct Progress {
-  std::string item;   // e.g. the photo being processed
-  std::string stage;  // stage id
-  double fraction = 0;
+  std::string item;     // e.g. the photo being processed
+  std::string stage;    // stage id
+  double fraction = 0;  // of the stage
+  double job = -1;      // of the whole job's current phase (a shoot's render), or -1 when unknown
 };
 
 // Per-job state: models are shared, this is not.

@@ -4,6 +4,7 @@
 // person is kept without a valid consent record; one call deletes it all.
 #pragma once
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -36,6 +37,7 @@ struct ConsentRecord {
 inline constexpr const char* kConsentPurposes[] = {"portraits", "likeness"};
 inline constexpr const char* kUses[] = {"personal", "commercial"};
 
+// Thread-safe: a server's jobs share it.
 class Store {
  public:
   static Store& open();  // <data dir>/studio.db, created on first use
@@ -93,6 +95,9 @@ class Store {
   void exec(const char* sql);
   void transaction(const std::function<void()>& body);  // BEGIN IMMEDIATE ... COMMIT, ROLLBACK on a throw
   void* db_ = nullptr;                                  // sqlite3*
+  // One connection for the process: every public call holds the lock, so
+  // one thread's transaction never takes in another's statements.
+  std::recursive_mutex mu_;
 };
 
 }  // namespace likeness

@@ -6,8 +6,10 @@
 #include "likeness/c2pa.hpp"
 #include "likeness/image_io.hpp"
 #include "likeness/intake.hpp"
+#include "likeness/output_sink.hpp"
 #include "likeness/purpose.hpp"
 #include "likeness/recipe.hpp"
+#include "likeness/store.hpp"
 
 namespace likeness {
 
@@ -45,21 +47,66 @@ json plan_json(const PromptPlan& plan, const std::string& purpose);
 // prompt, a field or a flag set stays as set.
 Recipe build_recipe(const PromptPlan& plan, int variation, const json& overrides = json::object());
 
-struct ShootOptions {
-  std::string refs_dir;
-  std::string out_dir;
+// What a client asks of a shoot: serialisable, and nothing in it names a
+// file (the photos are the subject's, found by whoever runs the job). The
+// same spec from the CLI's flags or the service's JSON makes the same job.
+struct ShootSpec {
+  std::string subject;  // the consent record's subject id (required)
   std::string prompt;
   PromptFields fields;  // --attire, --setting, --lighting, --composition: win over the prompt
   std::string purpose = "corporate";
   std::string use;  // personal or commercial; "" the purpose's. The consent must permit it (else Error{no_consent})
   int count = 1;
-  json overrides = json::object();     // stage id -> {key: value}, from flags; wins over the prompt
+  json overrides = json::object();  // stage id -> {key: value}, from flags; wins over the prompt
+  float min_likeness = 0;           // raise the gate above the person's baseline (stricter)
+  json to_json() const;
+  // Error{usage} naming the field for a wrong type, an unknown key, a count
+  // outside 1..kMaxCount or a parameter no stage declares.
+  static ShootSpec from_json(const json& j);
+  static constexpr int kMaxCount = 20;
+};
+
+// The CLI's shoot: the spec, where the photos are, where the files go.
+struct ShootOptions : ShootSpec {
+  std::string refs_dir;
+  std::string out_dir;
   std::vector<std::string> ref_files;  // alternative to refs_dir (the demo)
-  float min_likeness = 0;              // raise the gate above the person's baseline (stricter)
   std::string sign_cert, sign_key;     // own C2PA signing chain + key (PEM); default: the installation's
-  std::string subject;                 // the consent record's subject id (required)
   bool cache = true;                   // false: every step of every variation runs again (benchmarks)
 };
+
+// A shoot in three parts, so a server can run them apart:
+//   plan_shoot    consent (and the use it permits), the prompt's plan, the
+//                 reference photos checked against the portraits asked for;
+//   render_shoot  every portrait, sidecar, edit map, the contact sheet and
+//                 the report, in memory, with progress per stage and
+//                 cancellation between stages (Error{cancelled});
+//   deliver       the files into a sink, the consent checked again before
+//                 every write: a subject forgotten meanwhile gets nothing
+//                 written, and what the job kept of them before is swept.
+struct ShootPlan {
+  ShootSpec spec;
+  PromptPlan prompt;
+  ConsentRecord consent;
+  std::string use;  // the use the portraits are for, permitted by the consent
+  SetCheck set;
+  std::string set_record;  // the stored set record's path
+};
+ShootPlan plan_shoot(const ShootSpec& spec, const std::vector<std::string>& files, JobContext& ctx);
+
+struct ShootFiles {
+  json report;
+  std::vector<std::pair<std::string, std::string>> files;  // name, bytes (report.json last)
+};
+struct RenderOptions {
+  std::string sign_cert, sign_key;  // "" the installation's signer
+  bool cache = true;
+  // Also write portrait_NN.before.jpg: the source photo under the same
+  // framing and nothing else (a before/after view), named in the report.
+  bool before = false;
+};
+ShootFiles render_shoot(const ShootPlan& plan, const OutputSink& names, JobContext& ctx, const RenderOptions& ro = {});
+void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject);
 
 // `likeness check` on a list of photos. Without a subject nothing is kept.
 // With one, its consent must cover `purpose` (else Error{no_consent}); the
@@ -71,10 +118,11 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
                           const std::string& purpose = "likeness", std::string* stored = nullptr,
                           const PortraitTarget& target = PortraitTarget::from_frame_params({}));
 
-// Runs `check`, then the job from the best-ranked sources; writes portrait_NN.<ext> and report.json atomically into
-// out_dir and returns the report. A portrait below the likeness gate is
-// re-rendered from the next-ranked source, else refused. Throws
-// Error{bad_input} when no reference photo is usable.
+// The CLI's shoot: plan, render, deliver into out_dir (portrait_NN.<ext>,
+// sidecars, edit maps, contact sheet, report.json, all at once); returns the
+// report. A portrait below the likeness gate is re-rendered from the
+// next-ranked source, else refused. Throws Error{bad_input} when no
+// reference photo is usable.
 json shoot(const ShootOptions& opt, JobContext& ctx);
 
 // `likeness team DIR`: one folder of photos per person (its name the

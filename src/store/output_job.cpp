@@ -198,6 +198,7 @@ std::string OutputJob::abandon() {
 }
 
 json Store::recover(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   json done = json::array();
   for (const JobRow& seen : unfinished_jobs(subject)) {
     const int fd = take_lock(seen.id, false);
@@ -233,5 +234,24 @@ json Store::recover(const std::string& subject) {
   }
   return done;
 }
+
+FolderSink::FolderSink(Store& store, const std::string& subject, const std::string& out_dir)
+    : store_(store), subject_(subject), out_dir_(OutputJob::check_folder(store, subject, out_dir)) {}
+
+FolderSink::~FolderSink() = default;  // an uncommitted job undoes itself
+
+std::string FolderSink::locate(const std::string& name) const { return (fs::path(out_dir_) / name).string(); }
+
+void FolderSink::put(const std::string& name, const std::string& bytes) {
+  if (!job_) job_ = std::make_unique<OutputJob>(store_, subject_, out_dir_);
+  job_->put(name, bytes);
+}
+
+void FolderSink::commit() {
+  if (!job_) job_ = std::make_unique<OutputJob>(store_, subject_, out_dir_);
+  job_->commit();
+}
+
+std::string FolderSink::abandon() { return job_ ? job_->abandon() : std::string(); }
 
 }  // namespace likeness

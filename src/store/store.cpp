@@ -15,6 +15,7 @@
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
+#include "sqlite.hpp"
 
 namespace likeness {
 
@@ -22,14 +23,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string iso(std::time_t t) {
-  char buf[32];
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-std::string now_iso() { return iso(std::time(nullptr)); }
+using sql::iso;
+using sql::now_iso;
+using sql::Stmt;
 
 void check_subject(const std::string& s) {
   bool ok = !s.empty() && s.size() <= 64;
@@ -37,29 +33,6 @@ void check_subject(const std::string& s) {
   if (!ok || s == "." || s == "..")
     throw Error(ErrorCode::usage, "a subject id is 1-64 letters, digits, '-', '_' or '.' (got '" + s + "')");
 }
-
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  Stmt(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
-      throw Error(ErrorCode::internal, std::string("store: ") + sqlite3_errmsg(db));
-  }
-  ~Stmt() { sqlite3_finalize(s); }
-  Stmt& bind(int i, const std::string& v) {
-    sqlite3_bind_text(s, i, v.c_str(), int(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool step() {
-    const int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw Error(ErrorCode::internal, std::string("store: ") + sqlite3_errmsg(sqlite3_db_handle(s)));
-  }
-  std::string text(int col) const {
-    const unsigned char* t = sqlite3_column_text(s, col);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-};
 
 ConsentRecord record_from(const Stmt& q) {
   ConsentRecord r;
@@ -194,6 +167,7 @@ Store& Store::open() {
 ConsentRecord Store::grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
                            const std::vector<std::string>& purposes, int retention_days,
                            const std::vector<std::string>& uses, const std::string& basis) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(subject);
   if (by.empty()) throw Error(ErrorCode::usage, "--by: who gives consent is required");
   if (retention_days < 1 || retention_days > 3 * 365)
@@ -233,6 +207,7 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
 }
 
 ConsentRecord Store::latest(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(subject);
   Stmt q(static_cast<sqlite3*>(db_), (std::string("SELECT ") + kColumns +
                                       " FROM consent WHERE subject=? ORDER BY granted_at DESC, rowid DESC LIMIT 1")
@@ -242,6 +217,7 @@ ConsentRecord Store::latest(const std::string& subject) {
 }
 
 bool Store::withdraw(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(subject);
   Stmt q(static_cast<sqlite3*>(db_), "UPDATE consent SET withdrawn_at=? WHERE subject=? AND withdrawn_at IS NULL");
   q.bind(1, now_iso()).bind(2, subject);
@@ -250,6 +226,7 @@ bool Store::withdraw(const std::string& subject) {
 }
 
 ConsentRecord Store::require(const std::string& subject, const std::string& purpose) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   const ConsentRecord r = latest(subject);
   const std::string how = " Record it first: likeness consent grant --subject " + subject +
                           " --by NAME --purposes portraits,likeness --retention DAYS";
@@ -268,12 +245,14 @@ ConsentRecord Store::require(const std::string& subject, const std::string& purp
 }
 
 void Store::add_photo(const std::string& subject, const std::string& sha256) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt q(static_cast<sqlite3*>(db_), "INSERT OR IGNORE INTO photos VALUES (?,?,?)");
   q.bind(1, subject).bind(2, sha256).bind(3, now_iso());
   q.step();
 }
 
 void Store::begin_job(const JobRow& j) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(j.subject);
   Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO jobs VALUES (?,?,?,?,'writing',NULL,NULL,?)");
   q.bind(1, j.id).bind(2, j.subject).bind(3, j.out_dir).bind(4, j.staging).bind(5, now_iso());
@@ -282,14 +261,25 @@ void Store::begin_job(const JobRow& j) {
 
 void Store::stage_job(const std::string& id, const std::vector<std::pair<std::string, std::string>>& path_sha,
                       unsigned long long dev, unsigned long long ino) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   sqlite3* db = static_cast<sqlite3*>(db_);
   transaction([&] {
     std::string subject;
     {
       Stmt q(db, "SELECT subject FROM jobs WHERE id=?");
       q.bind(1, id);
-      if (!q.step()) throw Error(ErrorCode::internal, "store: job " + id + " vanished (forgotten meanwhile?)");
+      if (!q.step())
+        throw Error(ErrorCode::no_consent, "the job's subject was forgotten while it ran; nothing was kept");
       subject = q.text(0);
+    }
+    {
+      // The last check before anything becomes visible, in the same
+      // transaction as the rows: a subject whose consent ended meanwhile
+      // gets nothing.
+      const ConsentRecord r = latest(subject);
+      if (r.id.empty() || !r.valid_now())
+        throw Error(ErrorCode::no_consent,
+                    "the consent of subject '" + subject + "' ended while the job ran; nothing was written");
     }
     {
       Stmt q(db, "DELETE FROM outputs WHERE job=?");
@@ -308,6 +298,7 @@ void Store::stage_job(const std::string& id, const std::vector<std::pair<std::st
 }
 
 void Store::commit_job(const std::string& id) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   sqlite3* db = static_cast<sqlite3*>(db_);
   transaction([&] {
     Stmt o(db, "SELECT out_dir FROM jobs WHERE id=?");
@@ -325,6 +316,7 @@ void Store::commit_job(const std::string& id) {
 }
 
 void Store::finish_job(const std::string& id) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt q(static_cast<sqlite3*>(db_), "UPDATE jobs SET state='done' WHERE id=?");
   q.bind(1, id);
   q.step();
@@ -332,6 +324,7 @@ void Store::finish_job(const std::string& id) {
 
 void Store::record_shared_output(const std::vector<std::string>& subjects, const std::string& path,
                                  const std::string& sha256) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   for (const auto& s : subjects) check_subject(s);
   transaction([&] {
     {
@@ -348,6 +341,7 @@ void Store::record_shared_output(const std::vector<std::string>& subjects, const
 }
 
 void Store::drop_job(const std::string& id) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   transaction([&] {
     for (const char* sql : {"DELETE FROM outputs WHERE job=?", "DELETE FROM jobs WHERE id=?"}) {
       Stmt q(static_cast<sqlite3*>(db_), sql);
@@ -358,6 +352,7 @@ void Store::drop_job(const std::string& id) {
 }
 
 std::vector<Store::JobRow> Store::unfinished_jobs(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt q(static_cast<sqlite3*>(db_),
          "SELECT id, subject, out_dir, staging, state, staging_dev, staging_ino FROM jobs WHERE state <> 'done' AND "
          "(?1 = '' OR subject = ?1) ORDER BY started_at");
@@ -373,6 +368,7 @@ std::vector<Store::JobRow> Store::unfinished_jobs(const std::string& subject) {
 }
 
 std::vector<std::pair<std::string, std::string>> Store::outputs_in(const std::string& dir) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt q(static_cast<sqlite3*>(db_), "SELECT path, subject FROM outputs WHERE substr(path, 1, length(?1)) = ?1");
   q.bind(1, dir + "/");
   std::vector<std::pair<std::string, std::string>> out;
@@ -381,6 +377,7 @@ std::vector<std::pair<std::string, std::string>> Store::outputs_in(const std::st
 }
 
 std::string Store::subject_dir(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(subject);
   const fs::path d = fs::path(data_dir()) / "subjects" / subject;
   std::error_code ec;
@@ -399,6 +396,7 @@ std::string Store::subject_dir(const std::string& subject) {
 }
 
 json Store::list() {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   json out = json::object();
   sqlite3* db = static_cast<sqlite3*>(db_);
   {
@@ -422,6 +420,7 @@ json Store::list() {
 }
 
 json Store::forget(const std::string& subject) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   check_subject(subject);
   sqlite3* db = static_cast<sqlite3*>(db_);
   json removed = {{"subject", subject},   {"consent_records", 0},     {"photo_digests", 0},
@@ -488,6 +487,7 @@ json Store::forget(const std::string& subject) {
 }
 
 json Store::purge() {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
   std::vector<std::string> due;
   {
     // A subject whose newest record is withdrawn or past its retention.

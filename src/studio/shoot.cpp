@@ -14,6 +14,7 @@
 #include "likeness/measure.hpp"
 #include "likeness/numeric.hpp"
 #include "likeness/output_job.hpp"
+#include "likeness/resample.hpp"
 #include "likeness/stage.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
@@ -157,12 +158,6 @@ std::vector<C2paAction> manifest_actions(const Recipe& resolved, const std::vect
   return actions;
 }
 
-using Files = std::vector<std::pair<std::string, std::string>>;  // file name, bytes
-// Renders every portrait, its sidecar and edit map, and the report, into
-// memory (file names for out_dir); nothing touches the disk.
-static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, const PromptPlan& plan,
-                   const std::string& stored, const ConsentRecord& consent, const std::string& out_dir, Files& files);
-
 std::vector<std::string> list_images(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw_bad_input(dir, "not a folder of photos");
@@ -202,45 +197,125 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
   return set;
 }
 
-json shoot(const ShootOptions& opt, JobContext& ctx) {
-  const std::vector<std::string> files = opt.ref_files.empty() ? list_images(opt.refs_dir) : opt.ref_files;
+json ShootSpec::to_json() const {
+  return {{"subject", subject},
+          {"prompt", prompt},
+          {"attire", fields.attire},
+          {"setting", fields.setting},
+          {"lighting", fields.lighting},
+          {"composition", fields.composition},
+          {"purpose", purpose},
+          {"use", use},
+          {"count", count},
+          {"params", overrides},
+          {"min_likeness", min_likeness}};
+}
+
+ShootSpec ShootSpec::from_json(const json& j) {
+  auto bad = [](const std::string& field, const std::string& why) {
+    throw Error(ErrorInfo{ErrorCode::usage, "'" + field + "' " + why, "", field, ""});
+  };
+  if (!j.is_object()) throw Error(ErrorCode::usage, "a shoot is a JSON object");
+  static const std::vector<std::string> keys = {"subject", "prompt", "attire", "setting", "lighting",    "composition",
+                                                "purpose", "use",    "count",  "params",  "min_likeness"};
+  for (const auto& [k, v] : j.items())
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) bad(k, "is not a shoot field");
+  ShootSpec s;
+  auto text = [&](const char* k, std::string& out) {
+    if (!j.contains(k) || j[k].is_null()) return;
+    if (!j[k].is_string()) bad(k, "must be text");
+    out = j[k].get<std::string>();
+    if (out.size() > 2000) bad(k, "is longer than 2000 characters");
+  };
+  text("subject", s.subject);
+  text("prompt", s.prompt);
+  text("attire", s.fields.attire);
+  text("setting", s.fields.setting);
+  text("lighting", s.fields.lighting);
+  text("composition", s.fields.composition);
+  text("purpose", s.purpose);
+  text("use", s.use);
+  if (s.purpose.empty()) s.purpose = "corporate";
+  find_purpose(s.purpose);  // Error{usage} naming the purposes
+  if (!s.use.empty() && s.use != "personal" && s.use != "commercial") bad("use", "is personal or commercial");
+  if (j.contains("count") && !j["count"].is_null()) {
+    if (!j["count"].is_number_integer()) bad("count", "must be a whole number");
+    s.count = j["count"].get<int>();
+    if (s.count < 1 || s.count > kMaxCount) bad("count", "is 1 to " + std::to_string(kMaxCount));
+  }
+  if (j.contains("min_likeness") && !j["min_likeness"].is_null()) {
+    if (!j["min_likeness"].is_number()) bad("min_likeness", "must be a number");
+    s.min_likeness = j["min_likeness"].get<float>();
+    if (!(s.min_likeness >= 0 && s.min_likeness <= 1)) bad("min_likeness", "is 0 to 1");
+  }
+  if (j.contains("params") && !j["params"].is_null()) {
+    if (!j["params"].is_object()) bad("params", "must be an object of stages");
+    for (const auto& [stage_id, given] : j["params"].items()) {
+      const Stage& stage = find_stage(stage_id);  // Error{usage} for an unknown stage
+      if (!given.is_object()) bad("params." + stage_id, "must be an object of parameters");
+      const std::vector<ParamSpec> specs = stage.params();
+      json checked = json::object();
+      for (const auto& [key, value] : given.items()) {
+        auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& p) { return p.key == key; });
+        if (spec == specs.end()) bad("params." + stage_id + "." + key, "is not a parameter of " + stage_id);
+        // A client names no file on the machine that runs the job.
+        if (spec->type == ParamType::path)
+          bad("params." + stage_id + "." + key, "names a file; a shoot's spec names none");
+        checked[key] = parse_param(stage_id, *spec, value);
+      }
+      s.overrides[stage_id] = checked;
+    }
+  }
+  return s;
+}
+
+ShootPlan plan_shoot(const ShootSpec& spec, const std::vector<std::string>& files, JobContext& ctx) {
   // Shooting keeps the person's photo digests, embeddings and portraits:
   // only with a valid consent record.
-  if (opt.subject.empty())
+  if (spec.subject.empty())
     throw Error(ErrorCode::no_consent,
                 "shoot keeps a person's photo digests, face embeddings and portraits, so it needs --subject ID with "
                 "a consent record. Record it first: likeness consent grant --subject ID --by NAME --purposes "
                 "portraits,likeness --retention DAYS");
+  if (spec.count < 1 || spec.count > ShootSpec::kMaxCount)
+    throw Error(ErrorCode::usage, "count is 1 to " + std::to_string(ShootSpec::kMaxCount));
+  ShootPlan plan;
+  plan.spec = spec;
   Store& store = Store::open();
-  const ConsentRecord consent = store.require(opt.subject, "portraits");
+  plan.consent = store.require(spec.subject, "portraits");
   // The use the portraits are for: the consent must permit it (the model
   // release), and every portrait carries it.
-  const std::string use = opt.use.empty() ? find_purpose(opt.purpose).use : opt.use;
-  if (use != "personal" && use != "commercial")
-    throw Error(ErrorCode::usage, "--use is personal or commercial, not '" + use + "'");
-  if (!consent.permits(use)) {
+  plan.use = spec.use.empty() ? find_purpose(spec.purpose).use : spec.use;
+  if (plan.use != "personal" && plan.use != "commercial")
+    throw Error(ErrorCode::usage, "--use is personal or commercial, not '" + plan.use + "'");
+  if (!plan.consent.permits(plan.use)) {
     std::string permitted;
-    for (const auto& u : consent.uses) permitted += (permitted.empty() ? "" : ", ") + u;
+    for (const auto& u : plan.consent.uses) permitted += (permitted.empty() ? "" : ", ") + u;
     throw Error(ErrorCode::no_consent,
-                "the consent of subject '" + opt.subject + "' (" + consent.id + ") permits " + permitted +
-                    " use only; these portraits are for " + use + " use" +
-                    (opt.use.empty() ? " (the " + find_purpose(opt.purpose).name + " purpose's)" : std::string()) +
+                "the consent of subject '" + spec.subject + "' (" + plan.consent.id + ") permits " + permitted +
+                    " use only; these portraits are for " + plan.use + " use" +
+                    (spec.use.empty() ? " (the " + find_purpose(spec.purpose).name + " purpose's)" : std::string()) +
                     ". Record consent that covers it (likeness consent grant ... --uses personal,commercial)" +
-                    (use == "commercial" ? ", or shoot with --use personal" : std::string()));
+                    (plan.use == "commercial" ? ", or shoot with --use personal" : std::string()));
   }
+  if (spec.overrides.contains("export") && spec.overrides["export"].value("format", "jpeg") == "webp")
+    throw Error(ErrorInfo{ErrorCode::usage,
+                          "Content Credentials are embedded in JPEG and PNG portraits; WebP cannot carry them yet — "
+                          "use --export-format jpeg or png",
+                          "export", "format", ""});
   // The portraits asked for: the references are judged as sources for them.
-  const PromptPlan plan = plan_prompt(opt.prompt, opt.purpose, opt.fields);
+  plan.prompt = plan_prompt(spec.prompt, spec.purpose, spec.fields);
   json frame_params = json::object();
   {
-    Recipe first = build_recipe(plan, 0, opt.overrides);
+    Recipe first = build_recipe(plan.prompt, 0, spec.overrides);
     if (const Step* f = first.find("frame")) frame_params = f->params;
   }
-  std::string stored;
-  SetCheck set =
-      check_references(files, ctx, opt.subject, "likeness", &stored, PortraitTarget::from_frame_params(frame_params));
-  if (opt.min_likeness > set.baseline.gate) {
-    set.baseline.gate = opt.min_likeness;
-    set.baseline.note += "; raised to " + std::to_string(opt.min_likeness).substr(0, 6) + " by --min-likeness";
+  plan.set = check_references(files, ctx, spec.subject, "likeness", &plan.set_record,
+                              PortraitTarget::from_frame_params(frame_params));
+  SetCheck& set = plan.set;
+  if (spec.min_likeness > set.baseline.gate) {
+    set.baseline.gate = spec.min_likeness;
+    set.baseline.note += "; raised to " + std::to_string(spec.min_likeness).substr(0, 6) + " by --min-likeness";
   }
   if (set.ranking.empty()) {
     std::string why;
@@ -251,34 +326,50 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
     }
     throw Error(ErrorCode::bad_input, "no usable reference photo:" + why);
   }
-
-  if (opt.overrides.contains("export") && opt.overrides["export"].value("format", "jpeg") == "webp")
-    throw Error(ErrorInfo{ErrorCode::usage,
-                          "Content Credentials are embedded in JPEG and PNG portraits; WebP cannot carry them yet — "
-                          "use --export-format jpeg or png",
-                          "export", "format", ""});
-  // The folder is checked before the work, the files are written after it:
-  // the write phase is short, and a failed render writes nothing.
-  const std::string out_dir = OutputJob::check_folder(store, opt.subject, opt.out_dir);
-  Files outputs;
-  const json report = render(opt, ctx, set, plan, stored, consent, out_dir, outputs);
-  // Every file goes into the job's staging folder and appears in out_dir
-  // together with the others at commit, or not at all.
-  OutputJob job(store, opt.subject, out_dir);
-  try {
-    for (const auto& [name, bytes] : outputs) job.put(name, bytes);
-    job.commit();
-  } catch (const Error& e) {
-    const std::string left = job.abandon();
-    ErrorInfo info = e.info();
-    info.message += left.empty() ? " (nothing was written to " + out_dir + ")" : " (" + left + ")";
-    throw Error(info);
-  }
-  return report;
+  return plan;
 }
 
-static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, const PromptPlan& plan,
-                   const std::string& stored, const ConsentRecord& consent, const std::string& out_dir, Files& files) {
+void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject) {
+  Store& store = Store::open();
+  try {
+    // The consent is checked again before every write (and once more in
+    // the commit's own transaction): a forget while the job ran leaves
+    // nothing of the subject.
+    for (const auto& [name, bytes] : files.files) {
+      store.require(subject, "portraits");
+      sink.put(name, bytes);
+    }
+    store.require(subject, "portraits");
+    sink.commit();
+  } catch (const Error& e) {
+    const std::string left = sink.abandon();
+    // Forgotten while the job ran: what the job kept of them before this
+    // point (analyses, the set record) goes too.
+    if (e.code() == ErrorCode::no_consent && store.latest(subject).id.empty()) store.forget(subject);
+    ErrorInfo info = e.info();
+    info.message += left.empty() ? " (nothing was written)" : " (" + left + ")";
+    throw Error(info);
+  }
+}
+
+json shoot(const ShootOptions& opt, JobContext& ctx) {
+  const std::vector<std::string> files = opt.ref_files.empty() ? list_images(opt.refs_dir) : opt.ref_files;
+  const ShootPlan plan = plan_shoot(opt, files, ctx);
+  // The folder is checked before the work, the files are written after it:
+  // the write phase is short, and a failed render writes nothing.
+  FolderSink sink(Store::open(), opt.subject, opt.out_dir);
+  const ShootFiles made = render_shoot(plan, sink, ctx, {opt.sign_cert, opt.sign_key, opt.cache});
+  deliver(made, sink, opt.subject);
+  return made.report;
+}
+
+ShootFiles render_shoot(const ShootPlan& plan, const OutputSink& names, JobContext& ctx, const RenderOptions& ro) {
+  ShootFiles made;
+  auto& files = made.files;
+  const ShootSpec& opt = plan.spec;
+  SetCheck set = plan.set;  // a copy: the plan stays as planned
+  const ConsentRecord& consent = plan.consent;
+  const std::string& stored = plan.set_record;
   // Sources in the check's ranking; a portrait that fails the likeness gate is
   // re-rendered from the next one (at most three sources are tried).
   struct Source {
@@ -286,10 +377,9 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     std::string key;
     std::string sha256, mime;
   };
-  const std::string use = opt.use.empty() ? find_purpose(opt.purpose).use : opt.use;  // checked against the consent
+  const std::string& use = plan.use;  // checked against the consent
   // Every portrait carries a signed C2PA manifest (JPEG APP11, PNG caBX).
-  const Signer signer =
-      opt.sign_cert.empty() ? Signer::installation() : Signer::from_files(opt.sign_cert, opt.sign_key);
+  const Signer signer = ro.sign_cert.empty() ? Signer::installation() : Signer::from_files(ro.sign_cert, ro.sign_key);
   std::map<int, Source> sources;
   auto source_of = [&](int photo) -> Source& {
     auto it = sources.find(photo);
@@ -320,7 +410,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   // (the source photo is a variation too), the others its fallbacks. They
   // are rendered grouped by that source, so a source's analysis is reused
   // from the cache before other sources' steps push it out.
-  const bool vary_source = find_purpose(plan.purpose).varies("source");
+  const bool vary_source = find_purpose(plan.prompt.purpose).varies("source");
   auto first_source = [&](int v) { return vary_source ? v % max_tries : 0; };
   std::vector<int> order(opt.count);
   for (int v = 0; v < opt.count; ++v) order[v] = v;
@@ -330,12 +420,33 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   // with the step cache or not at all; the caller's context is left as it was.
   ResultMemo memo;
   ResultMemo* const outer_memo = ctx.memo;
-  ctx.memo = opt.cache ? &memo : nullptr;
+  ctx.memo = ro.cache ? &memo : nullptr;
+  // Progress through the whole render: slots done, and the step within the
+  // recipe running now.
+  int slots_done = 0;
+  const Recipe* running = nullptr;
+  const auto outer_progress = ctx.on_progress;
+  if (outer_progress)
+    ctx.on_progress = [&](const Progress& p) {
+      Progress q = p;
+      double within = 0;
+      if (running && !running->steps.empty()) {
+        const auto& steps = running->steps;
+        const auto it = std::find_if(steps.begin(), steps.end(), [&](const Step& s) { return s.stage == p.stage; });
+        within = it == steps.end() ? 1.0 : (double(it - steps.begin()) + p.fraction) / double(steps.size() + 1);
+      }
+      q.job = std::clamp((slots_done + within) / opt.count, 0.0, 1.0);
+      outer_progress(q);
+    };
   struct Restore {
     JobContext& ctx;
     ResultMemo* memo;
-    ~Restore() { ctx.memo = memo; }
-  } restore{ctx, outer_memo};
+    std::function<void(const Progress&)> progress;
+    ~Restore() {
+      ctx.memo = memo;
+      ctx.on_progress = progress;
+    }
+  } restore{ctx, outer_memo, outer_progress};
   // A portrait too like one already made (on 64x80 thumbnails, a mean
   // difference under kDistinct levels of 255: the key's side the photo's
   // own already, everything else fixed by the request) is not a choice:
@@ -356,7 +467,8 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     json entry;  // without file names
     std::string encoded, extension, edit_map_png, source_sha256, source_mime;
     std::vector<C2paAction> actions;
-    cv::Mat preview;  // for the contact sheet
+    cv::Mat preview;         // for the contact sheet
+    std::string before_jpg;  // RenderOptions::before
     double choice = 0;
   };
   std::vector<Made> passed;
@@ -365,7 +477,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     json attempts = json::array();
     bool done = false;
     for (int round = 0; round < 3 && !done; ++round) {
-      const Recipe recipe = build_recipe(plan, v + round * (opt.count + 1), opt.overrides);
+      const Recipe recipe = build_recipe(plan.prompt, v + round * (opt.count + 1), opt.overrides);
       bool too_alike = false;
       for (int t = 0; t < max_tries && !too_alike; ++t) {
         const int photo = set.ranking[(first_source(v) + t) % max_tries];
@@ -373,7 +485,8 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         ctx.item = "portrait " + std::to_string(v + 1) + "/" + std::to_string(opt.count) + " from " +
                    fs::path(source_file).filename().string();
         Source& src = source_of(photo);
-        RunResult run = run_recipe(src.frame, src.key, recipe, ctx, opt.cache ? &cache : nullptr);
+        running = &recipe;
+        RunResult run = run_recipe(src.frame, src.key, recipe, ctx, ro.cache ? &cache : nullptr);
         const Frame& out = *run.frame;
 
         // The portrait as written, analysed as a photo is: its face, likeness
@@ -439,6 +552,11 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
         m.source_mime = src.mime;
         m.actions = manifest_actions(resolved, &run.steps);
         m.preview = fit_into(decoded.bgr, cv::Size(320, 400));
+        if (ro.before && out.plan.valid())
+          m.before_jpg =
+              encode_image(warp_reduced(src.frame->image, out.plan.output_from_source(), out.plan.canvas, 2.0,
+                                        cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(128, 128, 128)),
+                           ImageFormat::jpeg, 90);
         m.entry = {{"variation", v + 1},
                    {"summary", summary.empty() ? "framed only; every pixel is the photo's own" : summary},
                    {"source", source_file},
@@ -462,6 +580,9 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       // tried again.
       if (!too_alike) break;
     }
+    ++slots_done;
+    running = nullptr;
+    ctx.check_cancel();
     if (!done)
       refused.push_back(
           {{"variation", v + 1},
@@ -489,7 +610,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     Made& m = passed[r];
     char name[64];
     std::snprintf(name, sizeof name, "portrait_%02d.%s", int(r) + 1, m.extension.c_str());
-    const std::string path = (fs::path(out_dir) / name).string();
+    const std::string path = names.locate(name);
     const std::string sidecar = fs::path(path).replace_extension(".json").string();
     const std::string map_path = fs::path(path).replace_extension(".edits.png").string();
     // The manifest: the source as parentOf ingredient (its hash only), then
@@ -507,6 +628,11 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
     // (blue: synthesised backdrop; black: the photo's own pixels).
     files.emplace_back(fs::path(map_path).filename().string(), m.edit_map_png);
     json entry = {{"rank", int(r) + 1}, {"file", path}, {"sidecar", sidecar}, {"edit_map", map_path}};
+    if (!m.before_jpg.empty()) {
+      const std::string before = fs::path(path).replace_extension(".before.jpg").string();
+      files.emplace_back(fs::path(before).filename().string(), m.before_jpg);
+      entry["before"] = before;
+    }
     entry["usage"] = {{"use", use}, {"permitted", rights.uses}, {"model_release", rights.release_status()}};
     entry.update(m.entry);
     // The sidecar: the executed recipe and its provenance, beside the image.
@@ -530,7 +656,7 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
   }
   // The contact sheet: the variations side by side, best first, each with
   // its likeness badge.
-  const std::string sheet_path = (fs::path(out_dir) / "contact_sheet.jpg").string();
+  const std::string sheet_path = names.locate("contact_sheet.jpg");
   files.emplace_back("contact_sheet.jpg",
                      encode_image(badge_sheet(tiles, cv::Size(240, 300), 70, 4), ImageFormat::jpeg, 90));
 
@@ -548,11 +674,11 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       {"prompt",
        [&] {
          json refused = json::array();
-         for (const auto& r : plan.refused) refused.push_back({{"phrase", r.phrase}, {"why", r.why}});
+         for (const auto& r : plan.prompt.refused) refused.push_back({{"phrase", r.phrase}, {"why", r.why}});
          return json{{"text", opt.prompt},
-                     {"applied", plan.applied},
-                     {"not_applied", plan.not_applied},
-                     {"not_understood", plan.not_understood},
+                     {"applied", plan.prompt.applied},
+                     {"not_applied", plan.prompt.not_applied},
+                     {"not_understood", plan.prompt.not_understood},
                      {"refused", refused}};
        }()},
       {"contact_sheet", sheet_path},
@@ -560,7 +686,8 @@ static json render(const ShootOptions& opt, JobContext& ctx, SetCheck& set, cons
       {"cache_hits", cache.hits()},
       {"reused_results", memo.hits()}};
   files.emplace_back("report.json", report.dump(2) + "\n");
-  return report;
+  made.report = std::move(report);
+  return made;
 }
 
 Comparison compare_photos(const std::string& a, const std::string& b) {

@@ -6,7 +6,8 @@ PKGS="build-essential cmake pkg-config git ca-certificates
 libopencv-dev libopencv-contrib-dev opencv-data libvips-dev libexiv2-dev libssl-dev libsqlite3-dev
 nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 python3 python3-numpy python3-onnx python3-skimage libimage-exiftool-perl clang libclang-rt-14-dev llvm python3-pil
-libjpeg-turbo-progs libheif-examples libvips-tools libpng-dev libjpeg62-turbo-dev ccache"
+libjpeg-turbo-progs libheif-examples libvips-tools libpng-dev libjpeg62-turbo-dev ccache
+libcpp-httplib-dev chromium fonts-dejavu-core"
 
 missing=""
 for p in $PKGS; do

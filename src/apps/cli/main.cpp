@@ -21,6 +21,7 @@
 #include "likeness/model_store.hpp"
 #include "likeness/process.hpp"
 #include "likeness/rank.hpp"
+#include "likeness/service.hpp"
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/upscale.hpp"
@@ -350,6 +351,24 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--trust", verify_trust, "Trust these CA certificates (PEM) instead of the installation's CA");
   verify_cmd->add_flag("--json", verify_json, "JSON output");
 
+  // serve
+  ServeOptions serve_opt;
+  auto* serve_cmd = app.add_subcommand("serve", "The studio as a service: the HTTP API (docs/api.md) and the web page");
+  serve_cmd->add_option("--port", serve_opt.port, "Port (0: a free one, printed)")->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--host", serve_opt.host, "Address to listen on (loopback unless you mean otherwise)");
+  serve_cmd->add_option("--data", serve_opt.data_dir,
+                        "Data folder (default: $LIKENESS_DATA or ~/.local/share/likeness)");
+  serve_cmd->add_option("--web", serve_opt.web_dir, "The page's folder (default: the installation's web/)");
+  serve_cmd->add_option("--workers", serve_opt.workers, "Jobs at once (default: one per two cores)")
+      ->check(CLI::Range(1, 64));
+  serve_cmd->add_option("--threads-per-job", serve_opt.threads_per_job, "Each job's threads (default: cores / workers)")
+      ->check(CLI::Range(1, 64));
+  serve_cmd->add_option("--queue", serve_opt.max_queued, "Jobs waiting at most; more answer 429")
+      ->check(CLI::Range(1, 10000));
+  size_t serve_upload_mb = serve_opt.max_upload >> 20;
+  serve_cmd->add_option("--max-upload-mb", serve_upload_mb, "One request's files at most, MB (one photo: 40 MB)")
+      ->check(CLI::Range(1, 4096));
+
   // keys
   std::string ca_out;
   auto* keys_cmd = app.add_subcommand("keys", "The installation's signing identity");
@@ -566,42 +585,10 @@ int main(int argc, char** argv) {
       const char* state = v.state == Verification::valid     ? "valid"
                           : v.state == Verification::invalid ? "invalid"
                                                              : "no manifest";
-      // The usage rights: the XMP's terms and model release, and the signed
-      // manifest's consent assertion (what the person permitted).
-      json usage = json::object();
-      {
-        std::map<std::string, std::string> xmp;
-        try {
-          xmp = read_xmp(bytes);
-        } catch (const Error&) {
-        }
-        auto from_xmp = [&](const char* key, const char* name) {
-          auto it = xmp.find(key);
-          if (it != xmp.end()) usage[name] = it->second;
-        };
-        from_xmp("Xmp.xmpRights.UsageTerms", "usage_terms");
-        if (usage.contains("usage_terms")) {  // exiv2 prefixes a language alternative's language
-          std::string t = usage["usage_terms"];
-          if (t.rfind("lang=", 0) == 0 && t.find(' ') != std::string::npos) t = t.substr(t.find(' ') + 1);
-          usage["usage_terms"] = t;
-        }
-        from_xmp("Xmp.plus.ModelReleaseStatus", "model_release_status");
-        from_xmp("Xmp.plus.ModelReleaseID", "model_release_id");
-        if (v.manifest.contains("assertions") && v.manifest["assertions"].contains("org.likeness.consent")) {
-          const json& c = v.manifest["assertions"]["org.likeness.consent"];
-          if (c.is_object()) {
-            if (c.contains("uses")) usage["signed_uses"] = c["uses"];
-            if (c.contains("model_release")) usage["signed_model_release"] = c["model_release"];
-            if (c.contains("record")) usage["signed_consent_record"] = c["record"];
-          }
-        }
-      }
+      const json report = verification_report(bytes, v);
+      const json& usage = report["usage"];
       if (verify_json) {
-        std::cout << json{{"state", state},         {"trusted", v.trusted},
-                          {"problems", v.problems}, {"digital_source_type", v.digital_source_type},
-                          {"usage", usage},         {"manifest", v.manifest}}
-                         .dump(2)
-                  << "\n";
+        std::cout << report.dump(2) << "\n";
       } else {
         std::printf("%s: %s%s\n", verify_file.c_str(), state,
                     v.state == Verification::valid ? (v.trusted ? " (signed by a trusted CA)" : "") : "");
@@ -632,6 +619,11 @@ int main(int argc, char** argv) {
           }
       }
       return int(v.state);
+    }
+    if (*serve_cmd) {
+      serve_opt.max_upload = serve_upload_mb << 20;
+      serve_opt.max_photo = std::min(serve_opt.max_photo, serve_opt.max_upload);
+      return serve(serve_opt);
     }
     if (*keys_cmd) {
       const std::string pem = Signer::installation_ca_pem();

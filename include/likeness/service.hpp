@@ -1,0 +1,29 @@
+// `likeness serve`: the HTTP API (docs/api.md) and the web page (web/) from
+// one process, with a bounded pool of job workers. Loopback by default.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace likeness {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;          // 0: a free port (printed)
+  std::string data_dir;     // "" the default data folder ($LIKENESS_DATA, ...)
+  std::string web_dir;      // "" the page built into the installation
+  int workers = 0;          // jobs at once; 0: one per two cores, at least 1
+  int threads_per_job = 0;  // 0: the cores divided among the workers
+  int max_queued = 16;
+  size_t max_upload = 200u * 1024 * 1024;  // one request's photos, bytes
+  size_t max_photo = 40u * 1024 * 1024;    // one photo, bytes
+};
+
+// Runs until SIGINT or SIGTERM; returns the process's exit code. Prints
+// "listening on http://HOST:PORT" on standard output once it accepts.
+int serve(const ServeOptions& opt);
+
+// The OpenAPI 3 document of the API, its job parameters generated from the
+// stages' declarations.
+nlohmann::json openapi_document();
+
+}  // namespace likeness

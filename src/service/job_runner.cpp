@@ -1,0 +1,278 @@
+#include "job_runner.hpp"
+
+#include <chrono>
+#include <filesystem>
+
+#include "likeness/error.hpp"
+#include "likeness/hash.hpp"
+#include "likeness/inference.hpp"
+#include "likeness/output_job.hpp"
+#include "likeness/stage.hpp"
+#include "likeness/store.hpp"
+#include "likeness/studio.hpp"
+#include "service_error.hpp"
+
+namespace likeness {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The service's output folder sink: the files of a job go to
+// <data>/outputs/<job> through an OutputJob (atomic, recorded for forget),
+// and the report names them relative to that folder, never by a local path.
+class JobFolderSink final : public FolderSink {
+ public:
+  using FolderSink::FolderSink;
+  std::string locate(const std::string& name) const override { return name; }
+};
+
+// Progress phases of a shoot: checking the photos, rendering, writing.
+constexpr double kCheckShare = 0.1, kWriteShare = 0.05;
+
+json error_json(const std::string& code, const std::string& message) { return {{"code", code}, {"message", message}}; }
+
+}  // namespace
+
+JobRunner::JobRunner(ServiceStore& db, RunnerOptions opt) : db_(db), opt_(std::move(opt)) {}
+
+JobRunner::~JobRunner() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [id, flag] : running_) flag->store(true);
+  }
+  wake_.notify_all();
+  changed_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+json JobRunner::recover_and_start() {
+  json done = json::array();
+  for (const JobRow& j : db_.jobs_in_state("running")) {
+    // Interrupted by the process's death. Its files, if it wrote any,
+    // are replaced by the re-run (the output folder is the job's own).
+    if (j.runs >= 2) {
+      db_.transition(j.id, "running", "failed",
+                     error_json("internal", "interrupted twice by the server stopping; not tried again"));
+      done.push_back({{"job", j.id}, {"now", "failed"}});
+    } else {
+      db_.transition(j.id, "running", "queued");
+      done.push_back({{"job", j.id}, {"now", "queued"}});
+    }
+  }
+  for (int i = 0; i < std::max(1, opt_.workers); ++i) threads_.emplace_back([this] { worker(); });
+  return done;
+}
+
+JobRow JobRunner::submit(const JobRow& job, bool* created) {
+  // The same key returns its job even when the queue is full.
+  if (!job.idem_key.empty())
+    for (const JobRow& j : db_.jobs(job.user, job.subject))
+      if (j.idem_key == job.idem_key) return db_.submit(job, created);
+  if (db_.count_in_state("queued") >= opt_.max_queued)
+    throw ServiceError(
+        429, "queue_full",
+        "the studio is busy: " + std::to_string(opt_.max_queued) + " jobs are waiting. Try again in a minute");
+  JobRow row = db_.submit(job, created);
+  if (*created) {
+    wake_.notify_one();
+    notify();
+  }
+  return row;
+}
+
+void JobRunner::cancel(const std::string& id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = running_.find(id); it != running_.end()) it->second->store(true);
+  }
+  if (db_.transition(id, "queued", "cancelled", error_json("cancelled", "cancelled before it started"))) notify();
+}
+
+void JobRunner::stop_subject(const std::string& subject, int timeout_ms) {
+  for (const JobRow& j : db_.jobs_in_state("queued"))
+    if (j.subject == subject) db_.transition(j.id, "queued", "cancelled", error_json("cancelled", "subject deleted"));
+  std::unique_lock<std::mutex> lock(mu_);
+  for (auto& [id, s] : running_subject_)
+    if (s == subject) running_[id]->store(true);
+  changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    for (auto& [id, s] : running_subject_)
+      if (s == subject) return false;
+    return true;
+  });
+}
+
+void JobRunner::notify() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++changes_;
+  }
+  changed_.notify_all();
+}
+
+unsigned long long JobRunner::changes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_;
+}
+
+unsigned long long JobRunner::wait_change(unsigned long long seen, int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return changes_ != seen || stopping_; });
+  return changes_;
+}
+
+void JobRunner::worker() {
+  while (true) {
+    JobRow job;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) return;
+      lock.unlock();
+      bool found = false;
+      for (const JobRow& j : db_.jobs_in_state("queued"))
+        if (db_.transition(j.id, "queued", "running")) {
+          job = j;
+          found = true;
+          break;
+        }
+      lock.lock();
+      if (!found) {
+        wake_.wait_for(lock, std::chrono::seconds(2));
+        continue;
+      }
+      running_[job.id] = std::make_shared<std::atomic<bool>>(false);
+      running_subject_[job.id] = job.subject;
+    }
+    notify();
+    run(job);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running_.erase(job.id);
+      running_subject_.erase(job.id);
+      ++changes_;
+    }
+    changed_.notify_all();
+  }
+}
+
+void JobRunner::run(const JobRow& job) {
+  db_.count_run(job.id);
+  std::shared_ptr<std::atomic<bool>> cancel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel = running_[job.id];
+  }
+  JobContext ctx;
+  ctx.threads = std::max(1, opt_.threads_per_job);
+  ctx.cancel = cancel.get();
+  const ThreadBudget budget(ctx.threads);
+  // Progress in the store (what GET /api/jobs/{id} and the event stream
+  // read), at most every 100 ms or at a stage change.
+  std::string phase = "check";
+  const std::vector<PhotoRow> photos = db_.photos(job.subject);
+  std::vector<std::pair<std::string, std::string>> names;  // stored file name, uploaded name
+  for (const PhotoRow& p : photos) names.emplace_back(fs::path(p.file).filename().string(), p.name);
+  std::string last_stage;
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  ctx.on_progress = [&](const Progress& p) {
+    double f = 0;
+    if (phase == "check")
+      f = kCheckShare * std::clamp(p.fraction, 0.0, 1.0);
+    else
+      f = kCheckShare + (1 - kCheckShare - kWriteShare) * std::max(0.0, p.job);
+    const auto now = std::chrono::steady_clock::now();
+    if (p.stage == last_stage && now - last < std::chrono::milliseconds(100)) return;
+    last_stage = p.stage;
+    last = now;
+    // Photos by the names they were uploaded with, not the stored ones.
+    std::string item = p.item;
+    for (const auto& [stored, given] : names)
+      for (size_t at; (at = item.find(stored)) != std::string::npos;) item.replace(at, stored.size(), given);
+    db_.set_progress(job.id, {{"fraction", std::round(f * 1000) / 1000}, {"stage", p.stage}, {"item", item}});
+    notify();
+  };
+  try {
+    ShootSpec spec = ShootSpec::from_json(job.spec);
+    spec.subject = job.subject;
+    std::vector<std::string> files;
+    for (const PhotoRow& p : photos) files.push_back((fs::path(opt_.data_dir) / p.file).string());
+    if (files.empty()) throw Error(ErrorCode::bad_input, "the person has no photos yet: upload 1 to 20 first");
+    const ShootPlan plan = plan_shoot(spec, files, ctx);
+    ctx.check_cancel();
+    phase = "render";
+    const std::string out_rel = "outputs/" + job.id;
+    JobFolderSink sink(Store::open(), job.subject, (fs::path(opt_.data_dir) / out_rel).string());
+    RenderOptions ro;
+    ro.before = true;
+    const ShootFiles made = render_shoot(plan, sink, ctx, ro);
+    ctx.check_cancel();
+    db_.set_progress(job.id, {{"fraction", 1 - kWriteShare}, {"stage", "write"}, {"item", "saving the portraits"}});
+    notify();
+    deliver(made, sink, job.subject);
+    // The rows: one per file, the portrait's with what the page shows.
+    std::vector<OutputRow> rows;
+    std::map<std::string, std::string> sha;
+    for (const auto& [name, bytes] : made.files) sha[name] = sha256_hex(bytes);
+    auto row = [&](const std::string& name, const std::string& kind, int rank, json meta) {
+      OutputRow o;
+      o.id = random_id("o_");
+      o.job = job.id;
+      o.subject = job.subject;
+      o.rank = rank;
+      o.name = name;
+      o.kind = kind;
+      o.file = out_rel + "/" + name;
+      o.sha256 = sha[name];
+      o.meta = std::move(meta);
+      rows.push_back(std::move(o));
+    };
+    for (const json& e : made.report["portraits"]) {
+      if (!e.value("passed", false)) continue;
+      const int rank = e.value("rank", 0);
+      json meta = {{"likeness", e["likeness"]},
+                   {"choice", e["choice"]},
+                   {"quality", e["quality"]},
+                   {"fit", e["fit"]},
+                   {"summary", e["summary"]},
+                   {"edits", e["edits"]},
+                   {"digital_source_type", e["digital_source_type"]},
+                   {"usage", e["usage"]},
+                   {"variation", e["variation"]},
+                   {"source", [&] {
+                      const std::string stored = fs::path(e.value("source", "")).filename().string();
+                      for (const auto& [file, given] : names)
+                        if (file == stored) return given;
+                      return stored;
+                    }()}};
+      row(e["file"], "portrait", rank, meta);
+      row(e["edit_map"], "edit_map", rank, json::object());
+      row(e["sidecar"], "sidecar", rank, json::object());
+      if (e.contains("before")) row(e["before"], "before", rank, json::object());
+    }
+    row("contact_sheet.jpg", "sheet", 0, json::object());
+    row("report.json", "report", 0, json::object());
+    db_.set_progress(job.id, {{"fraction", 1}, {"stage", "done"}, {"item", ""}});
+    db_.finish(job.id, rows);
+  } catch (const Error& e) {
+    bool stopping = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping = stopping_;
+    }
+    // Stopped by the server's own shutdown: queued again, to run after the restart.
+    if (stopping && e.code() == ErrorCode::cancelled) {
+      db_.transition(job.id, "running", "queued");
+      return;
+    }
+    const std::string to = e.code() == ErrorCode::cancelled ? "cancelled" : "failed";
+    db_.transition(job.id, "running", to, error_json(code_name(e.code()), e.what()));
+  } catch (const ServiceError& e) {
+    db_.transition(job.id, "running", "failed", error_json(e.code, e.what()));
+  } catch (const std::exception& e) {
+    db_.transition(job.id, "running", "failed", error_json("internal", e.what()));
+  }
+  notify();
+}
+
+}  // namespace likeness

@@ -16,6 +16,10 @@ NPM_STAMP   := $(NPM_DIR)/.installed-$(shell cat tools/models/package-lock.json 
 C2PA_DIR    := $(CACHE)/npm-c2pa
 C2PA_STAMP  := $(C2PA_DIR)/.installed-$(shell cat tools/c2pa/package-lock.json | sha256sum | cut -c1-12)
 export LIKENESS_C2PA_NODE_PATH := $(C2PA_DIR)/node_modules
+# The browser tests' tooling (playwright-core driving Debian's Chromium, axe-core).
+WEB_DIR     := $(CACHE)/npm-web
+WEB_STAMP   := $(WEB_DIR)/.installed-$(shell cat tools/web/package-lock.json | sha256sum | cut -c1-12)
+export LIKENESS_WEB_NODE_PATH := $(WEB_DIR)/node_modules
 MODEL_STAMP := $(MODELS)/.built-$(shell cat tools/convert_models.py $$(ls tools/models/*.py tools/models/*.cjs tools/models/package*.json | sort) | sha256sum | cut -c1-12)
 # ONNX Runtime (the npm package ships Microsoft's headers and Linux library).
 export LIKENESS_ORT_DIR := $(NPM_DIR)/node_modules/com.github.asus4.onnxruntime
@@ -31,7 +35,7 @@ LAUNCHER := -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=cca
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps models validator build test demo bench format clean
+.PHONY: all deps models validator web-tools build test demo bench format clean
 all: build
 
 deps: $(DEPS_STAMP)
@@ -55,6 +59,13 @@ $(C2PA_STAMP): | $(DEPS_STAMP)
 	cd $(C2PA_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f $(C2PA_DIR)/.installed-* && touch $@
 
+web-tools: $(WEB_STAMP)
+$(WEB_STAMP): | $(DEPS_STAMP)
+	@mkdir -p $(WEB_DIR)
+	cp tools/web/package.json tools/web/package-lock.json $(WEB_DIR)/
+	cd $(WEB_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f $(WEB_DIR)/.installed-* && touch $@
+
 models: $(MODEL_STAMP)
 $(MODEL_STAMP): | $(NPM_STAMP)
 	@echo "converting models into $(MODELS)"
@@ -76,7 +87,7 @@ $(CORPORA_STAMP): | $(DEPS_STAMP)
 	@rm -f $(CORPORA)/.fetched-* && touch $@
 
 test: corpora
-test: models validator build fuzz-build
+test: models validator web-tools build fuzz-build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	$(MAKE) --no-print-directory fuzz-smoke
 

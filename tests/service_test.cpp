@@ -8,6 +8,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -617,13 +618,17 @@ TEST(Service, TwoPeoplesShootsAtOnceKeepTheirDataApart) {
 
 TEST(Service, AJobRunningWhenTheServerIsKilledRunsAgainOnceAfterRestart) {
   const std::string data = temp_dir("svc-kill");
-  std::string job, id;
+  std::string job, id, finished;
   {
     Server server(data, {"--workers", "1"});
     Session s(server.port());
     s.sign_up("ivy");
     id = s.subject_with_photos("person08", 2);
-    auto r = s.post("/api/jobs", shoot_body(id, 2));
+    // A job finished before the kill: its outputs must survive it.
+    auto r = s.post("/api/jobs", shoot_body(id, 1));
+    finished = json::parse(r->body)["id"];
+    ASSERT_EQ(s.wait(finished, final_state)["state"], "done");
+    r = s.post("/api/jobs", shoot_body(id, 2));
     job = json::parse(r->body)["id"];
     s.wait(job, [](const json& j) { return j["progress"].value("fraction", 0.0) > 0.3 || final_state(j); });
     ASSERT_EQ(s.job(job)["state"], "running");
@@ -647,5 +652,23 @@ TEST(Service, AJobRunningWhenTheServerIsKilledRunsAgainOnceAfterRestart) {
                  e.path().filename() != "contact_sheet.jpg";
   EXPECT_EQ(portraits, 2);
   for (const auto& o : j["outputs"]) EXPECT_EQ(s.get(o["image"])->status, 200);
-  EXPECT_EQ(json::parse(s.get("/api/jobs?subject=" + id)->body)["jobs"].size(), 1u);
+  EXPECT_EQ(json::parse(s.get("/api/jobs?subject=" + id)->body)["jobs"].size(), 2u);
+  // Nothing uploaded or finished is missing.
+  EXPECT_EQ(json::parse(s.get("/api/subjects/" + id + "/photos")->body)["photos"].size(), 2u);
+  const json earlier = s.job(finished);
+  EXPECT_EQ(earlier["state"], "done");
+  EXPECT_EQ(earlier["runs"], 1);
+  ASSERT_EQ(earlier["outputs"].size(), 1u);
+  EXPECT_EQ(s.get(earlier["outputs"][0]["image"])->status, 200);
+  // Both databases are whole.
+  for (const char* db : {"service.db", "studio.db"}) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((fs::path(data) / db).c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(h, "PRAGMA integrity_check", -1, &q, nullptr), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
+    EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(q, 0)), "ok") << db;
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+  }
 }

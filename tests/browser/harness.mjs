@@ -90,10 +90,23 @@ export async function startServer() {
   };
 }
 
+// Headless Debian Chromium, nothing fetched from the network by the
+// browser itself; playwright-core gives each launch a fresh temporary
+// user-data-dir, removed at close.
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.LIKENESS_CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-dev-shm-usage',
+    ],
   });
 }
 

@@ -134,6 +134,12 @@ bench: models build
 	  echo "rank of $$(ls $(BUILD)/bench-rank | wc -l) candidates against 6 photos: $$(( (e - s) / 1000000 )) ms" \
 	  "($$(grep -cE '^#[0-9]+ +you ' $(BUILD)/bench-rank.txt) you, $$(grep -c 'not you' $(BUILD)/bench-rank.txt) not you)"
 
+# The service under load (tools/bench_serve.py): upload to first portrait,
+# job status and download requests per second (wrk), memory with 4 jobs.
+.PHONY: bench-serve
+bench-serve: models build
+	/usr/bin/python3 tools/bench_serve.py $(BUILD)/likeness ../shared/faces
+
 # Matte quality on busy backgrounds, per method (bench/matte_eval.cpp):
 # report in $(BUILD)/matte-eval/report.md, references and composites beside it.
 .PHONY: matte-eval

@@ -7,7 +7,7 @@ libopencv-dev libopencv-contrib-dev opencv-data libvips-dev libexiv2-dev libssl-
 nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 python3 python3-numpy python3-onnx python3-skimage libimage-exiftool-perl clang libclang-rt-14-dev llvm python3-pil
 libjpeg-turbo-progs libheif-examples libvips-tools libpng-dev libjpeg62-turbo-dev ccache
-libcpp-httplib-dev chromium fonts-dejavu-core"
+libcpp-httplib-dev chromium fonts-dejavu-core wrk"
 
 missing=""
 for p in $PKGS; do

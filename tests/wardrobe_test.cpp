@@ -145,6 +145,7 @@ const Case kCases[] = {
     {"person13_2.jpg", "forest green"},  // navy sweater
     {"person05_2.jpg", "cream"},         // grey sweater: to a light colour
     {"person07_1.jpg", "white"},         // navy suit made white: no blow-out
+    {"person04_1.jpg", "navy"},          // black blazer under long blonde hair
 };
 }  // namespace
 

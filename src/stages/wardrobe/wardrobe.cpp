@@ -152,13 +152,42 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
     u = -q.dot(body.up) / unit;
     v = std::abs(q.dot(side)) / unit;
   };
+  // The head's own hair, where the masks are sure of it above the chin: its
+  // colour keeps hair that hangs over the shoulders (long blonde hair on a
+  // dark jacket, which the masks half take for clothing) out of the
+  // garments' colour models.
+  FabricModel head_hair;
+  if (!parts.hair.empty() && body.valid) {
+    std::vector<cv::Vec3f> hair_px;
+    for (int y = 0; y < lab.rows; ++y) {
+      const auto* l = lab.ptr<cv::Vec3f>(y);
+      const auto* m = solid.ptr<uchar>(y);
+      const auto* hr = parts.hair.ptr<float>(y);
+      for (int x = 0; x < lab.cols; ++x) {
+        float u, v;
+        where(x, y, u, v);
+        if (m[x] && hr[x] >= 0.7f && u < -0.5f) hair_px.push_back(l[x]);
+      }
+    }
+    head_hair = fit_model(hair_px);
+  }
   std::vector<cv::Vec3f> all, shoulders, centre;
+  std::vector<cv::Vec3f> all_hairy, shoulders_hairy;  // with pixels like the head's hair where the masks see hair
   for (int y = 0; y < lab.rows; ++y) {
     const auto* l = lab.ptr<cv::Vec3f>(y);
     const auto* s = share.ptr<float>(y);
     const auto* m = solid.ptr<uchar>(y);
+    const float* hr = parts.hair.empty() ? nullptr : parts.hair.ptr<float>(y);
     for (int x = 0; x < lab.cols; ++x) {
       if (!m[x] || s[x] < 0.5f) continue;
+      if (head_hair.valid && hr && hr[x] > 0.1f && head_hair.d2(l[x]) < 9.f) {
+        all_hairy.push_back(l[x]);
+        if (!body.valid) continue;
+        float u, v;
+        where(x, y, u, v);
+        if (u > 0.3f && v > 1.7f) shoulders_hairy.push_back(l[x]);
+        continue;
+      }
       all.push_back(l[x]);
       if (!body.valid) continue;
       float u, v;
@@ -166,6 +195,11 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
       if (u > 0.3f && v > 1.7f) shoulders.push_back(l[x]);
       if (u > 0.f && u < 3.f && v < 0.6f) centre.push_back(l[x]);
     }
+  }
+  // A garment of the hair's own colour: the hair-like pixels were most of it.
+  if (all.size() < 0.3 * (all.size() + all_hairy.size())) {
+    all.insert(all.end(), all_hairy.begin(), all_hairy.end());
+    shoulders.insert(shoulders.end(), shoulders_hairy.begin(), shoulders_hairy.end());
   }
   g.outer.model = fit_model(shoulders.size() >= 200 ? shoulders : all);
   if (!g.outer.model.valid) return g;
@@ -187,18 +221,7 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
   // above the chin. Skin is never taken: a skin-coloured garment keeps the
   // masks' word (and may be recoloured only in part).
   if (!parts.hair.empty() && body.valid) {
-    std::vector<cv::Vec3f> hair_px;
-    for (int y = 0; y < lab.rows; ++y) {
-      const auto* l = lab.ptr<cv::Vec3f>(y);
-      const auto* m = solid.ptr<uchar>(y);
-      const auto* hr = parts.hair.ptr<float>(y);
-      for (int x = 0; x < lab.cols; ++x) {
-        float u, v;
-        where(x, y, u, v);
-        if (m[x] && hr[x] >= 0.7f && u < -0.5f) hair_px.push_back(l[x]);
-      }
-    }
-    const FabricModel hair = fit_model(hair_px);
+    const FabricModel& hair = head_hair;
     const FabricModel &om = g.outer.model, &im = g.inner.model;
     cv::Mat sum = parts.clothing + parts.hair;
     if (!parts.face_skin.empty()) sum += parts.face_skin;
@@ -247,6 +270,7 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
   }
   cv::Mat po = cv::Mat::zeros(lab.size(), CV_32F), pi = cv::Mat::zeros(lab.size(), CV_32F);
   cv::Mat height = cv::Mat::ones(lab.size(), CV_32F);  // clothing is below the chin
+  cv::Mat keep = cv::Mat::ones(lab.size(), CV_32F);    // 0: hair or face by the face, never clothing
   for (int y = 0; y < lab.rows; ++y) {
     const auto* l = lab.ptr<cv::Vec3f>(y);
     auto* s = share.ptr<float>(y);
@@ -257,6 +281,18 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
       if (s[x] <= 0) continue;
       float u = 1, v = 0;
       if (body.valid) where(x, y, u, v);
+      // What the masks call hair or the face's skin beside the face, down
+      // to half an eye distance under the chin, is that however dark its
+      // shadow is: a black jacket's colour model explains shadowed hair as
+      // well as the jacket, and a blue shadow in the hair or on the jaw is
+      // the first thing one sees.
+      if (body.valid && u < 0.5f &&
+          ((!parts.hair.empty() && parts.hair.at<float>(y, x) >= 0.5f) ||
+           (!parts.face_skin.empty() && parts.face_skin.at<float>(y, x) >= 0.5f))) {
+        s[x] = 0;
+        keep.at<float>(y, x) = 0;
+        continue;
+      }
       // Full from half an eye distance above the chin down, none from one
       // above it (a collar reaches up the neck; hair on the head is not
       // clothing however dark).
@@ -318,11 +354,13 @@ Garments split_garments(const cv::Mat& lab, const Parts& parts, const cv::Mat& s
   const cv::Mat scale = share.mul(height);
   cv::Mat wo = po.mul(scale), wi = pi.mul(scale);
   cv::GaussianBlur(wo, wo, cv::Size(), sigma);
+  wo = wo.mul(keep);  // the blur does not carry the garment back onto them
   g.outer.weight = wo;
   g.outer.found = true;
   g.outer.pixels = cv::countNonZero((wo >= 0.5) & solid);
   if (im.valid) {
     cv::GaussianBlur(wi, wi, cv::Size(), sigma);
+    wi = wi.mul(keep);
     g.inner.weight = wi;
     g.inner.pixels = cv::countNonZero((wi >= 0.5) & solid);
     g.inner.found = g.inner.pixels >= 100;

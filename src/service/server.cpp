@@ -222,10 +222,6 @@ class Api {
     }
   }
 
-  Handler authed(Handler h) {
-    return [this, h](const Request& req, Response& res, const Auth&) { h(req, res, authenticate(req)); };
-  }
-
   void get(httplib::Server& svr, const std::string& pattern, Handler h, bool auth = true) {
     svr.Get(pattern, [this, h, auth](const Request& req, Response& res) {
       guarded(res, [&] { h(req, res, auth ? authenticate(req) : Auth{}); });

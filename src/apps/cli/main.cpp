@@ -582,15 +582,12 @@ int main(int argc, char** argv) {
       const std::string bytes = read_file(verify_file, DecodeLimits{}.max_bytes);
       const std::string trust = verify_trust.empty() ? "" : read_file(verify_trust, 1 << 20);
       const Verification v = verify_c2pa(bytes, trust);
-      const char* state = v.state == Verification::valid     ? "valid"
-                          : v.state == Verification::invalid ? "invalid"
-                                                             : "no manifest";
       const json report = verification_report(bytes, v);
       const json& usage = report["usage"];
       if (verify_json) {
         std::cout << report.dump(2) << "\n";
       } else {
-        std::printf("%s: %s%s\n", verify_file.c_str(), state,
+        std::printf("%s: %s%s\n", verify_file.c_str(), report["state"].get<std::string>().c_str(),
                     v.state == Verification::valid ? (v.trusted ? " (signed by a trusted CA)" : "") : "");
         if (!v.digital_source_type.empty()) std::printf("  source type: %s\n", v.digital_source_type.c_str());
         if (usage.contains("usage_terms"))

@@ -47,5 +47,8 @@ std::string encode_image(const cv::Mat& bgr, ImageFormat format, int quality);
 
 // Initialises libvips once for the process (untrusted loaders blocked).
 void init_image_io();
+// libvips's threads per decode or encode (its concurrency caps each
+// pipeline, not the process): the jobs' thread budget (threads.hpp).
+void set_image_io_threads(int threads);
 
 }  // namespace likeness

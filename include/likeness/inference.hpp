@@ -13,22 +13,11 @@
 #include <utility>
 #include <vector>
 
+#include "likeness/threads.hpp"
+
 namespace likeness {
 
 class ModelStore;
-
-// The inference thread budget of the calling thread, for the scope's life.
-class ThreadBudget {
- public:
-  explicit ThreadBudget(int threads);
-  ~ThreadBudget();
-  ThreadBudget(const ThreadBudget&) = delete;
-  ThreadBudget& operator=(const ThreadBudget&) = delete;
-  static int current();  // 2 unless a ThreadBudget is active on this thread
-
- private:
-  int previous_;
-};
 
 class Network {
  public:

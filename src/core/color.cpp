@@ -6,6 +6,8 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/parallel.hpp"
+
 namespace likeness {
 
 float srgb_to_linear(float v) { return v <= 0.04045f ? v / 12.92f : std::pow((v + 0.055f) / 1.055f, 2.4f); }
@@ -42,7 +44,7 @@ cv::Mat srgb_to_linear(const cv::Mat& srgb8) {
   cv::Mat out(srgb8.size(), CV_MAKETYPE(CV_32F, srgb8.channels()));
   const auto& lut = to_linear_lut();
   const int n = srgb8.cols * srgb8.channels();
-  cv::parallel_for_(cv::Range(0, srgb8.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, srgb8.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const uchar* s = srgb8.ptr<uchar>(y);
       float* d = out.ptr<float>(y);
@@ -62,7 +64,7 @@ cv::Mat srgb8_to_lab(const cv::Mat& bgr8) {
   constexpr float kY[3] = {0.072169f, 0.715160f, 0.212671f};
   constexpr float kZ[3] = {0.950227f / 1.088754f, 0.119193f / 1.088754f, 0.019334f / 1.088754f};
   auto f = [](float t) { return t > 0.008856f ? cube_root(t) : 7.787f * t + 16.f / 116.f; };
-  cv::parallel_for_(cv::Range(0, bgr8.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, bgr8.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const cv::Vec3b* s = bgr8.ptr<cv::Vec3b>(y);
       cv::Vec3f* d = out.ptr<cv::Vec3f>(y);
@@ -83,7 +85,7 @@ cv::Mat linear_to_srgb8(const cv::Mat& linear) {
   cv::Mat out(linear.size(), CV_MAKETYPE(CV_8U, linear.channels()));
   const auto& lut = to_srgb_lut();
   const int n = linear.cols * linear.channels();
-  cv::parallel_for_(cv::Range(0, linear.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, linear.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const float* s = linear.ptr<float>(y);
       uchar* d = out.ptr<uchar>(y);

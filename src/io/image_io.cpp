@@ -124,11 +124,16 @@ void init_image_io() {
   std::call_once(once, [] {
     if (VIPS_INIT("likeness") != 0) throw Error(ErrorCode::internal, "cannot start libvips");
     vips_block_untrusted_set(TRUE);
-    vips_cache_set_max(0);  // likeness caches whole stage results itself
-    vips_concurrency_set(2);
+    vips_cache_set_max(0);    // likeness caches whole stage results itself
+    vips_concurrency_set(2);  // until set_image_io_threads says the jobs' budget
     g_log_set_handler("VIPS", GLogLevelFlags(G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO), vips_log,
                       nullptr);
   });
+}
+
+void set_image_io_threads(int threads) {
+  init_image_io();
+  vips_concurrency_set(std::max(1, threads));
 }
 
 DecodedImage decode_image(const std::string& path, const DecodeLimits& limits) {

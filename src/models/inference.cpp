@@ -11,7 +11,6 @@
 namespace likeness {
 
 namespace {
-thread_local int t_budget = 0;
 
 Ort::Env& env() {
   // Warnings only: ONNX Runtime's informational lines are not ours to print.
@@ -29,10 +28,6 @@ std::vector<int64_t> shape_of(const cv::Mat& m) {
   return s;
 }
 }  // namespace
-
-ThreadBudget::ThreadBudget(int threads) : previous_(t_budget) { t_budget = std::max(1, threads); }
-ThreadBudget::~ThreadBudget() { t_budget = previous_; }
-int ThreadBudget::current() { return t_budget > 0 ? t_budget : 2; }
 
 struct Network::Impl {
   Ort::Session session{nullptr};

@@ -882,6 +882,7 @@ int serve(const ServeOptions& given) {
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   if (opt.workers <= 0) opt.workers = std::max(1, cores / 2);
   if (opt.threads_per_job <= 0) opt.threads_per_job = std::max(1, cores / opt.workers);
+  set_image_io_threads(opt.threads_per_job);  // each job's decodes and encodes (a per-pipeline cap)
 
   // A client that goes away mid-response is an error on that write, not
   // the end of the process.

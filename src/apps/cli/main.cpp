@@ -423,8 +423,10 @@ int main(int argc, char** argv) {
   }
 
   try {
-    cv::setNumThreads(threads);
+    // The budget of this command's job: its own helper threads for the
+    // studio's and OpenCV's loops, its ONNX sessions, libvips's pipelines.
     const ThreadBudget budget(threads);
+    set_image_io_threads(threads);
     JobContext ctx;
     ctx.threads = threads;
     cli::ProgressLine progress(!quiet);

@@ -17,6 +17,7 @@
 #include "likeness/color.hpp"
 #include "likeness/error.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/parallel.hpp"
 #include "stages/stages.hpp"
 
 namespace likeness {
@@ -245,7 +246,7 @@ class BackdropStage final : public Stage {
     }
     // One pass: the person (tinted) over the backdrop, then the wrap.
     cv::Mat out(in.image.size(), CV_32FC3);
-    cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& rows) {
+    parallel_ranges(cv::Range(0, out.rows), [&](const cv::Range& rows) {
       for (int y = rows.start; y < rows.end; ++y) {
         const auto* f = fg.ptr<cv::Vec3f>(y);
         const auto* b = bnew.ptr<cv::Vec3f>(y);

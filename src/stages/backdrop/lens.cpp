@@ -4,6 +4,8 @@
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/parallel.hpp"
+
 namespace likeness::backdrop {
 
 namespace {
@@ -85,7 +87,7 @@ void Paint::light(cv::Point2f p, cv::Vec3f energy) {
 
 void Paint::shade(const std::function<cv::Vec4f(float, float)>& f) {
   const double kx = 1 / (wx_ * ss_), ky = 1 / (wy_ * ss_);
-  cv::parallel_for_(cv::Range(0, color_.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, color_.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       auto* c = color_.ptr<cv::Vec3f>(y);
       float* a = cover_.ptr<float>(y);
@@ -157,7 +159,7 @@ cv::Mat render_layers(const Lens& lens, const std::vector<Layer>& layers, const 
       cv::resize(c, c, C, 0, 0, cv::INTER_LINEAR);
       cv::resize(a, a, C, 0, 0, cv::INTER_LINEAR);
     }
-    cv::parallel_for_(cv::Range(0, C.height), [&](const cv::Range& r) {
+    parallel_ranges(cv::Range(0, C.height), [&](const cv::Range& r) {
       for (int y = r.start; y < r.end; ++y) {
         auto* o = out.ptr<cv::Vec3f>(y);
         const auto* cc = c.ptr<cv::Vec3f>(y);
@@ -229,7 +231,7 @@ void add_grain(cv::Mat& img, float sigma, cv::RNG& rng) {
   cv::Mat chroma(cv::Size((img.cols + 1) / 2, (img.rows + 1) / 2), CV_32FC3);
   rng.fill(chroma, cv::RNG::NORMAL, 0, 1);
   cv::resize(chroma, chroma, img.size(), 0, 0, cv::INTER_LINEAR);
-  cv::parallel_for_(cv::Range(0, img.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, img.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       auto* p = img.ptr<cv::Vec3f>(y);
       const float* n = mono.ptr<float>(y);
@@ -246,7 +248,7 @@ void add_grain(cv::Mat& img, float sigma, cv::RNG& rng) {
 }
 
 void for_each_pixel(cv::Mat& img, const std::function<cv::Vec3f(int, int)>& f) {
-  cv::parallel_for_(cv::Range(0, img.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, img.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       auto* p = img.ptr<cv::Vec3f>(y);
       for (int x = 0; x < img.cols; ++x) p[x] = f(x, y);

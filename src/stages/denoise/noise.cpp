@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "likeness/color.hpp"
+#include "likeness/parallel.hpp"
 
 namespace likeness::noise {
 
@@ -45,7 +46,7 @@ cv::Mat map_values(const cv::Mat& in, const Curve& curve) {
   CV_Assert(in.depth() == CV_32F);
   cv::Mat out(in.size(), in.type());
   const int n = in.cols * in.channels();
-  cv::parallel_for_(cv::Range(0, in.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, in.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const float* s = in.ptr<float>(y);
       float* d = out.ptr<float>(y);
@@ -62,7 +63,7 @@ void to_opponent(const cv::Mat& bgr, cv::Mat& Y, cv::Mat& C1, cv::Mat& C2) {
   Y.create(bgr.size(), CV_32F);
   C1.create(bgr.size(), CV_32F);
   C2.create(bgr.size(), CV_32F);
-  cv::parallel_for_(cv::Range(0, bgr.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, bgr.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const cv::Vec3f* s = bgr.ptr<cv::Vec3f>(y);
       float *py = Y.ptr<float>(y), *p1 = C1.ptr<float>(y), *p2 = C2.ptr<float>(y);
@@ -81,7 +82,7 @@ void to_opponent(const cv::Mat& bgr, cv::Mat& Y, cv::Mat& C1, cv::Mat& C2) {
 cv::Mat from_opponent(const cv::Mat& Y, const cv::Mat& Yf, float luma_mix, const cv::Mat& C1, const cv::Mat& C1f,
                       const cv::Mat& C2, const cv::Mat& C2f, float chroma_mix) {
   cv::Mat out(Y.size(), CV_32FC3);
-  cv::parallel_for_(cv::Range(0, Y.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, Y.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const float *py = Y.ptr<float>(y), *pyf = Yf.ptr<float>(y), *p1 = C1.ptr<float>(y), *p1f = C1f.ptr<float>(y),
                   *p2 = C2.ptr<float>(y), *p2f = C2f.ptr<float>(y);
@@ -268,7 +269,7 @@ cv::Mat add_grain(const cv::Mat& srgb255, const cv::Mat& field, float amount) {
   CV_Assert(srgb255.type() == CV_32FC3 && field.type() == CV_32F && field.size() == srgb255.size());
   cv::Mat out(srgb255.size(), CV_32FC3);
   const float dev = 8 * std::clamp(amount, 0.f, 1.f);
-  cv::parallel_for_(cv::Range(0, srgb255.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, srgb255.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const cv::Vec3f* s = srgb255.ptr<cv::Vec3f>(y);
       const float* g = field.ptr<float>(y);
@@ -290,7 +291,7 @@ cv::Mat linear_change(const cv::Mat& before255, const cv::Mat& after255, cv::Mat
   cv::Mat delta(before255.size(), CV_32FC3);
   if (changed) changed->create(before255.size(), CV_32F);
   const Curve& lin = to_linear_curve();
-  cv::parallel_for_(cv::Range(0, before255.rows), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, before255.rows), [&](const cv::Range& r) {
     for (int y = r.start; y < r.end; ++y) {
       const cv::Vec3f *b = before255.ptr<cv::Vec3f>(y), *a = after255.ptr<cv::Vec3f>(y);
       cv::Vec3f* d = delta.ptr<cv::Vec3f>(y);

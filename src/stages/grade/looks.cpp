@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
+#include "likeness/parallel.hpp"
 
 namespace likeness::grade {
 
@@ -229,7 +230,7 @@ cv::Mat apply(const cv::Mat& linear_bgr, const Look& look, float pivot, const cv
   const bool tinted = look.shadow_tint != cv::Vec3f() || look.highlight_tint != cv::Vec3f();
   cv::Mat out(linear_bgr.size(), CV_32FC3);
   if (amount) amount->create(linear_bgr.size(), CV_32F);
-  cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& rows) {
+  parallel_ranges(cv::Range(0, out.rows), [&](const cv::Range& rows) {
     for (int y = rows.start; y < rows.end; ++y) {
       const cv::Vec3f* in = linear_bgr.ptr<cv::Vec3f>(y);
       cv::Vec3f* o = out.ptr<cv::Vec3f>(y);

@@ -6,6 +6,8 @@
 #include <opencv2/imgproc.hpp>
 #include <vector>
 
+#include "likeness/parallel.hpp"
+
 namespace likeness {
 
 namespace {
@@ -31,7 +33,7 @@ std::vector<Unknown> unknowns(const cv::Mat& A, const std::vector<int>& pixels, 
   const int h = A.rows, w = A.cols;
   const float* a = A.ptr<float>();
   std::vector<Unknown> u(pixels.size());
-  cv::parallel_for_(cv::Range(0, int(pixels.size())), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, int(pixels.size())), [&](const cv::Range& r) {
     for (int i = r.start; i < r.end; ++i) {
       Unknown& k = u[i];
       const int at = pixels[i], y = at / w, x = at % w;
@@ -59,7 +61,7 @@ void sweep(const cv::Mat& I, const cv::Mat& F0, const cv::Mat& B0, cv::Mat& F1, 
   const auto* b0 = B0.ptr<cv::Vec3f>();
   auto* f1 = F1.ptr<cv::Vec3f>();
   auto* b1 = B1.ptr<cv::Vec3f>();
-  cv::parallel_for_(cv::Range(0, int(u.size())), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, int(u.size())), [&](const cv::Range& r) {
     for (int i = r.start; i < r.end; ++i) {
       const Unknown& k = u[i];
       cv::Vec3f fs = k.w[0] * f0[k.nb[0]], bs = k.w[0] * b0[k.nb[0]];

@@ -203,7 +203,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
     box = cv::Rect(box.x - margin, box.y - margin, box.width + 2 * margin, box.height + 2 * margin) &
           cv::Rect(cv::Point(), size);
     const cv::Mat eyes_brows = cv::max(eyes, brows), lips_mouth = lips + mouth;
-    cv::parallel_for_(cv::Range(0, 5), [&](const cv::Range& r) {
+    parallel_ranges(cv::Range(0, 5), [&](const cv::Range& r) {
       for (int i = r.start; i < r.end; ++i) {
         auto dt = [&](const cv::Mat& zero_where, cv::Mat& to) {
           cv::Mat d;
@@ -366,7 +366,7 @@ std::map<std::string, cv::Mat> semantic_masks(const cv::Mat& bgr, const cv::Mat&
     }
   });
   const double sigma = std::max(1.0, 0.6 * unit);
-  cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, 3), [&](const cv::Range& r) {
     for (int i = r.start; i < r.end; ++i) cv::GaussianBlur(post[i], post[i], cv::Size(), sigma);
   });
 

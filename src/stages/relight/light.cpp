@@ -308,7 +308,7 @@ cv::Mat key_visibility(const Shape& shape, const cv::Vec3f& key, float softness)
       if (!std::isnan(hr[x])) hmax = std::max(hmax, hr[x]);
   }
   const bool climbs = rise > pen;
-  cv::parallel_for_(cv::Range(0, h.rows), [&](const cv::Range& rr) {
+  parallel_ranges(cv::Range(0, h.rows), [&](const cv::Range& rr) {
     for (int y = rr.start; y < rr.end; ++y) {
       const float* hr = h.ptr<float>(y);
       float* v = vis.ptr<float>(y);
@@ -454,7 +454,7 @@ Relit relight(const cv::Mat& image, const cv::Mat& alpha, const cv::Mat& face_sk
   }
   out.image.create(image.size(), CV_32FC3);
   out.amount.create(image.size(), CV_32F);
-  cv::parallel_for_(cv::Range(0, image.rows), [&](const cv::Range& rr) {
+  parallel_ranges(cv::Range(0, image.rows), [&](const cv::Range& rr) {
     for (int y = rr.start; y < rr.end; ++y) {
       const auto* p = image.ptr<cv::Vec3f>(y);
       const auto* r = ratio_full.ptr<cv::Vec3f>(y);

@@ -15,6 +15,7 @@
 #include "likeness/color.hpp"
 #include "likeness/error.hpp"
 #include "likeness/hash.hpp"
+#include "likeness/parallel.hpp"
 #include "likeness/upscale.hpp"
 #include "stages/stages.hpp"
 
@@ -271,7 +272,7 @@ class RenderStage final : public Stage {
       l.from_source = plan.output_from_source();
       warps.emplace_back(&layer, &l.data);
     }
-    cv::parallel_for_(cv::Range(0, int(warps.size())), [&](const cv::Range& r) {
+    parallel_ranges(cv::Range(0, int(warps.size())), [&](const cv::Range& r) {
       for (int i = r.start; i < r.end; ++i) {
         const Layer& from = *warps[i].first;
         cv::Mat& to = *warps[i].second;

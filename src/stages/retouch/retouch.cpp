@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "likeness/error.hpp"
+#include "likeness/parallel.hpp"
 #include "stages/retouch/skin.hpp"
 #include "stages/stages.hpp"
 
@@ -110,7 +111,7 @@ class RetouchStage final : public Stage {
       cv::Mat fg = in.foreground.clone();
       cv::Mat fg_roi = fg(roi);
       const cv::Mat a = r.image(roi), b = in.image(roi);
-      cv::parallel_for_(cv::Range(0, roi.height), [&](const cv::Range& rows) {
+      parallel_ranges(cv::Range(0, roi.height), [&](const cv::Range& rows) {
         for (int y = rows.start; y < rows.end; ++y) {
           auto* f = fg_roi.ptr<float>(y);
           const auto* na = a.ptr<float>(y);

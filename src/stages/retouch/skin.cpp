@@ -296,7 +296,7 @@ Result retouch(const cv::Mat& linear_bgr, const cv::Mat& skin_in, const std::vec
     }
   });
   cv::Mat B2, B8, BL;  // the three scales side by side, one per thread
-  cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& r) {
+  parallel_ranges(cv::Range(0, 3), [&](const cv::Range& r) {
     for (int i = r.start; i < r.end; ++i)
       (i == 0 ? B2 : i == 1 ? B8 : BL) = masked_blur(Pw, core, (i == 0 ? 2 : i == 1 ? 8 : 24) * s);
   });

@@ -15,6 +15,7 @@
 
 #include "likeness/error.hpp"
 #include "likeness/inference.hpp"
+#include "likeness/parallel.hpp"
 #include "likeness/resample.hpp"
 #include "stages/stages.hpp"
 
@@ -191,7 +192,7 @@ class SegmentStage final : public Stage {
     cv::Matx23d to_source;
     cv::invertAffineTransform(from_source, to_source);
     cv::Mat out = person.clone();
-    cv::parallel_for_(cv::Range(0, out.rows), [&](const cv::Range& r) {
+    parallel_ranges(cv::Range(0, out.rows), [&](const cv::Range& r) {
       for (int y = r.start; y < r.end; ++y) {
         float* row = out.ptr<float>(y);
         for (int x = 0; x < out.cols; ++x) {

@@ -113,6 +113,8 @@ class ResultMemo {
   int hits_ = 0;
 };
 
+class ConsentStore;
+
 struct JobContext {
   int threads = 2;
   std::function<void(const Progress&)> on_progress;
@@ -123,6 +125,9 @@ struct JobContext {
   // "": transient. Per job, never process-wide.
   std::string analysis_store = default_store();
   static std::string default_store();  // $LIKENESS_ANALYSIS_CACHE (tests, benchmarks) or ""
+  // The store that holds the subject's consent (a service's), or none: the
+  // embedded one, Store::open().
+  ConsentStore* consent = nullptr;
 
   void report(const std::string& stage, double fraction) const {
     if (on_progress) on_progress(Progress{item, stage, fraction});

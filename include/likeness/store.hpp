@@ -5,54 +5,27 @@
 #pragma once
 #include <functional>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "likeness/consent_store.hpp"
+
 namespace likeness {
 
-using json = nlohmann::json;
-
-inline constexpr const char* kConsentTextVersion = "1";
-const std::string& consent_text();  // what the person agrees to (its SHA-256 is recorded)
-
-struct ConsentRecord {
-  std::string id;  // opaque ("cr_" + 16 hex), the only thing a manifest may carry
-  std::string subject;
-  std::string given_by, on_behalf_of;
-  std::string basis;  // "consent" or "public-domain sample"
-  std::string text_version, text_sha256;
-  std::vector<std::string> purposes;    // "portraits", "likeness"
-  std::vector<std::string> data_kinds;  // "photos", "embeddings", "portraits"
-  // What the portraits may be used for, as the person agreed (the model
-  // release): "personal" and/or "commercial". A record made before uses
-  // were asked reads as personal only.
-  std::vector<std::string> uses;
-  bool permits(const std::string& use) const;
-  std::string granted_at, retention_until, withdrawn_at;  // ISO 8601 UTC; withdrawn_at "" if not
-  bool valid_now() const;                                 // not withdrawn, not expired
-  json to_json() const;
-};
-
-inline constexpr const char* kConsentPurposes[] = {"portraits", "likeness"};
-inline constexpr const char* kUses[] = {"personal", "commercial"};
-
-// Thread-safe: a server's jobs share it.
-class Store {
+// The embedded store (one machine): SQLite in <data dir>/studio.db, the
+// subjects' analyses, set records and a journal of the jobs that write
+// output folders. Thread-safe: a server's jobs share it.
+class Store final : public ConsentStore {
  public:
   static Store& open();  // <data dir>/studio.db, created on first use
 
   ConsentRecord grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
                       const std::vector<std::string>& purposes, int retention_days,
-                      const std::vector<std::string>& uses, const std::string& basis = "consent");
-  // The newest record of a subject, or id "" if none.
-  ConsentRecord latest(const std::string& subject);
-  bool withdraw(const std::string& subject);  // false if no active record
-  // Throws Error{no_consent} unless the subject has a valid record covering `purpose`.
-  ConsentRecord require(const std::string& subject, const std::string& purpose);
-
-  // What a subject's consent covers.
-  void add_photo(const std::string& subject, const std::string& sha256);
+                      const std::vector<std::string>& uses, const std::string& basis = "consent") override;
+  ConsentRecord latest(const std::string& subject) override;
+  bool withdraw(const std::string& subject) override;
+  void add_photo(const std::string& subject, const std::string& sha256) override;
+  std::string subject_dir(const std::string& subject) override;  // <data dir>/subjects/<id>
 
   // Jobs that write outputs (see output_job.hpp): recorded before any file
   // exists, then staged (every file's final path and SHA-256), committed,
@@ -79,16 +52,13 @@ class Store {
   // Finishes or undoes every job whose process is gone (its lock is free);
   // with a subject, only that subject's. Returns what it did.
   json recover(const std::string& subject = "");
-  std::string subject_dir(const std::string& subject);  // analyses and set records live here
 
-  // Everything the store holds, per subject.
-  json list();
+  json list() override;
   // Deletes the subject's records, photo digests, analyses, set records,
   // the portraits made (if unchanged) and whatever an unfinished job of the
   // subject left (its staging folder, whole); returns what was removed.
-  json forget(const std::string& subject);
-  // forget() for every subject whose retention has passed or who withdrew.
-  json purge();
+  json forget(const std::string& subject) override;
+  json purge() override;
 
  private:
   explicit Store(const std::string& path);

@@ -106,7 +106,7 @@ struct RenderOptions {
   bool before = false;
 };
 ShootFiles render_shoot(const ShootPlan& plan, const OutputSink& names, JobContext& ctx, const RenderOptions& ro = {});
-void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject);
+void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject, ConsentStore& consent);
 
 // `likeness check` on a list of photos. Without a subject nothing is kept.
 // With one, its consent must cover `purpose` (else Error{no_consent}); the

@@ -34,7 +34,8 @@ json error_json(const std::string& code, const std::string& message) { return {{
 
 }  // namespace
 
-JobRunner::JobRunner(ServiceStore& db, RunnerOptions opt) : db_(db), opt_(std::move(opt)) {}
+JobRunner::JobRunner(ServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt)
+    : db_(db), consent_(consent), files_(files), opt_(std::move(opt)) {}
 
 JobRunner::~JobRunner() {
   {
@@ -166,6 +167,7 @@ void JobRunner::run(const JobRow& job) {
   JobContext ctx;
   ctx.threads = std::max(1, opt_.threads_per_job);
   ctx.cancel = cancel.get();
+  ctx.consent = &consent_;
   const ThreadBudget budget(ctx.threads);
   // Progress in the store (what GET /api/jobs/{id} and the event stream
   // read), at most every 100 ms or at a stage change.
@@ -202,14 +204,14 @@ void JobRunner::run(const JobRow& job) {
     ctx.check_cancel();
     phase = "render";
     const std::string out_rel = "outputs/" + job.id;
-    JobFolderSink sink(Store::open(), job.subject, (fs::path(opt_.data_dir) / out_rel).string());
+    JobFolderSink sink(files_, job.subject, (fs::path(opt_.data_dir) / out_rel).string());
     RenderOptions ro;
     ro.before = true;
     const ShootFiles made = render_shoot(plan, sink, ctx, ro);
     ctx.check_cancel();
     db_.set_progress(job.id, {{"fraction", 1 - kWriteShare}, {"stage", "write"}, {"item", "saving the portraits"}});
     notify();
-    deliver(made, sink, job.subject);
+    deliver(made, sink, job.subject, consent_);
     // The rows: one per file, the portrait's with what the page shows.
     std::vector<OutputRow> rows;
     std::map<std::string, std::string> sha;

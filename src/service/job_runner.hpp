@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "likeness/service_store.hpp"
+#include "likeness/store.hpp"
 
 namespace likeness {
 
@@ -25,7 +26,9 @@ struct RunnerOptions {
 
 class JobRunner {
  public:
-  JobRunner(ServiceStore& db, RunnerOptions opt);
+  // Consent is checked in `consent`, the files' journal kept in `files`
+  // (the embedded store: the output folders are on this machine).
+  JobRunner(ServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt);
   ~JobRunner();  // stops the workers; running jobs are cancelled and left to re-run after a restart
 
   // Jobs that were running when the process died: queued again once (a
@@ -53,6 +56,8 @@ class JobRunner {
   void notify();
 
   ServiceStore& db_;
+  ConsentStore& consent_;
+  Store& files_;
   RunnerOptions opt_;
   std::mutex mu_;
   std::condition_variable wake_, changed_;

@@ -170,7 +170,8 @@ struct Part {
 
 class Api {
  public:
-  Api(ServiceStore& db, JobRunner& runner, const ServeOptions& opt) : db_(db), runner_(runner), opt_(opt) {}
+  Api(ServiceStore& db, ConsentStore& consent, JobRunner& runner, const ServeOptions& opt)
+      : db_(db), consent_(consent), runner_(runner), opt_(opt) {}
 
   void install(httplib::Server& svr);
 
@@ -295,7 +296,7 @@ class Api {
   }
 
   json subject_json(const SubjectRow& s) {
-    const ConsentRecord c = Store::open().latest(s.id);
+    const ConsentRecord c = consent_.latest(s.id);
     return {{"id", s.id},
             {"name", s.name},
             {"created_at", s.created_at},
@@ -422,7 +423,7 @@ class Api {
     const json usage = o.meta.value("usage", json::object());
     UsageRights rights;
     rights.uses = usage.value("permitted", std::vector<std::string>{"personal"});
-    rights.consent_id = Store::open().latest(o.subject).id;
+    rights.consent_id = consent_.latest(o.subject).id;
     ManifestInput mi;
     mi.source_sha256 = sha256_hex(bytes);
     mi.source_format = mime_of(o.name);
@@ -436,7 +437,7 @@ class Api {
 
   json delete_subject(const std::string& id) {
     runner_.stop_subject(id);
-    json removed = Store::open().forget(id);
+    json removed = consent_.forget(id);
     const std::vector<std::string> files = db_.delete_subject(id);
     size_t extra = 0;
     std::set<std::string> dirs;
@@ -455,6 +456,7 @@ class Api {
   }
 
   ServiceStore& db_;
+  ConsentStore& consent_;
   JobRunner& runner_;
   const ServeOptions& opt_;
 };
@@ -581,28 +583,28 @@ void Api::install(httplib::Server& svr) {
       days = b["retention_days"].get<int>();
     }
     const ConsentRecord r =
-        Store::open().grant(s.id, text_field(b, "given_by", 200), "", list("purposes", {"portraits", "likeness"}), days,
-                            list("uses", {"personal"}));
+        consent_.grant(s.id, text_field(b, "given_by", 200), "", list("purposes", {"portraits", "likeness"}), days,
+                       list("uses", {"personal"}));
     send_json(res, 201, consent_json(r));
   });
   get(svr, R"(/api/subjects/([A-Za-z0-9_]+)/consent)", [this](const Request& req, Response& res, const Auth& a) {
     const SubjectRow s = own_subject(a, req.matches[1]);
-    const ConsentRecord r = Store::open().latest(s.id);
+    const ConsentRecord r = consent_.latest(s.id);
     if (r.id.empty()) throw ServiceError(404, "not_found", "no consent recorded for this person");
     send_json(res, 200, consent_json(r));
   });
   del(svr, R"(/api/subjects/([A-Za-z0-9_]+)/consent)", [this](const Request& req, Response& res, const Auth& a) {
     const SubjectRow s = own_subject(a, req.matches[1]);
     runner_.stop_subject(s.id);
-    if (!Store::open().withdraw(s.id)) throw ServiceError(404, "not_found", "no active consent to withdraw");
-    send_json(res, 200, consent_json(Store::open().latest(s.id)));
+    if (!consent_.withdraw(s.id)) throw ServiceError(404, "not_found", "no active consent to withdraw");
+    send_json(res, 200, consent_json(consent_.latest(s.id)));
   });
 
   // Photos.
   upload(svr, R"(/api/subjects/([A-Za-z0-9_]+)/photos)", "photos", 20,
          [this](const Request& req, Response& res, const Auth& a, const std::vector<Part>& parts) {
            const SubjectRow s = own_subject(a, req.matches[1]);
-           Store& store = Store::open();
+           ConsentStore& store = consent_;
            store.require(s.id, "likeness");  // nothing is processed or kept before consent
            if (db_.photos(s.id).size() + parts.size() > 20)
              throw ServiceError(400, "usage", "likeness takes 1 to 20 photos of one person");
@@ -640,7 +642,7 @@ void Api::install(httplib::Server& svr) {
   get(svr, R"(/api/subjects/([A-Za-z0-9_]+)/photos)", [this](const Request& req, Response& res, const Auth& a) {
     const SubjectRow s = own_subject(a, req.matches[1]);
     if (db_.photos(s.id).empty()) return send_json(res, 200, photos_report(s.id));
-    Store::open().require(s.id, "likeness");
+    consent_.require(s.id, "likeness");
     send_json(res, 200, photos_report(s.id));
   });
   get(svr, R"(/api/photos/([A-Za-z0-9_]+)/thumbnail)", [this](const Request& req, Response& res, const Auth& a) {
@@ -668,7 +670,7 @@ void Api::install(httplib::Server& svr) {
     const SubjectRow s = own_subject(a, subject);
     ShootSpec spec = ShootSpec::from_json(b);
     spec.subject = s.id;
-    Store::open().require(s.id, "portraits");
+    consent_.require(s.id, "portraits");
     if (db_.photos(s.id).empty()) throw ServiceError(400, "usage", "upload the person's photos first");
     JobRow row;
     row.id = random_id("j_");
@@ -789,7 +791,7 @@ void Api::install(httplib::Server& svr) {
   upload(svr, R"(/api/subjects/([A-Za-z0-9_]+)/rank)", "candidates", 120,
          [this](const Request& req, Response& res, const Auth& a, const std::vector<Part>& parts) {
            const SubjectRow s = own_subject(a, req.matches[1]);
-           Store::open().require(s.id, "likeness");
+           consent_.require(s.id, "likeness");
            std::vector<std::string> refs;
            for (const PhotoRow& p : db_.photos(s.id)) refs.push_back((fs::path(data_dir()) / p.file).string());
            if (refs.empty()) throw ServiceError(400, "usage", "upload the person's own photos first");
@@ -891,18 +893,21 @@ int serve(const ServeOptions& given) {
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // One machine: the embedded store holds consent and the output folders'
+  // journal. Everything below reaches consent through the interface.
   Store& store = Store::open();
   store.recover();
-  store.purge();
+  ConsentStore& consent = store;
+  consent.purge();
   std::unique_ptr<ServiceStore> db = open_sqlite_service_store((fs::path(data) / "service.db").string());
   // Rows of people the purge forgot (withdrawn or expired consent) go too.
   auto sweep = [&] {
     for (const auto& id : db->all_subject_ids())
-      if (Store::open().latest(id).id.empty() && !db->photos(id).empty()) db->delete_subject(id);
+      if (consent.latest(id).id.empty() && !db->photos(id).empty()) db->delete_subject(id);
   };
   sweep();
   RunnerOptions ro{data, opt.workers, opt.threads_per_job, opt.max_queued};
-  JobRunner runner(*db, ro);
+  JobRunner runner(*db, consent, store, ro);
   const json recovered = runner.recover_and_start();
 
   httplib::Server svr;
@@ -952,7 +957,7 @@ int serve(const ServeOptions& given) {
     }
     send_error(res, 500, "internal", what);
   });
-  Api api(*db, runner, opt);
+  Api api(*db, consent, runner, opt);
   api.install(svr);
   if (fs::is_directory(opt.web_dir)) svr.set_mount_point("/", opt.web_dir);
   svr.set_file_extension_and_mimetype_mapping("mjs", "text/javascript");
@@ -971,7 +976,7 @@ int serve(const ServeOptions& given) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       if (seconds % 3600 != 0) continue;
       try {
-        Store::open().purge();
+        consent.purge();
         sweep();
       } catch (const std::exception& e) {
         std::cerr << "purge: " << e.what() << "\n";

@@ -225,8 +225,8 @@ bool Store::withdraw(const std::string& subject) {
   return sqlite3_changes(static_cast<sqlite3*>(db_)) > 0;
 }
 
-ConsentRecord Store::require(const std::string& subject, const std::string& purpose) {
-  const std::lock_guard<std::recursive_mutex> lock(mu_);
+// The same for every store: one read of the newest record.
+ConsentRecord ConsentStore::require(const std::string& subject, const std::string& purpose) {
   const ConsentRecord r = latest(subject);
   const std::string how = " Record it first: likeness consent grant --subject " + subject +
                           " --by NAME --purposes portraits,likeness --retention DAYS";

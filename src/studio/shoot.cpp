@@ -173,6 +173,11 @@ std::vector<std::string> list_images(const std::string& dir) {
   return files;
 }
 
+namespace {
+// The job's consent store: the service's, or the embedded one.
+ConsentStore& consent_of(const JobContext& ctx) { return ctx.consent ? *ctx.consent : Store::open(); }
+}  // namespace
+
 SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx, const std::string& subject,
                           const std::string& purpose, std::string* stored, const PortraitTarget& target) {
   if (files.size() > 20)
@@ -185,15 +190,19 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
     job.analysis_store = "";
     return check_set(files, job, true, target);
   }
-  Store& store = Store::open();
+  ConsentStore& store = consent_of(ctx);
   store.require(subject, purpose);
+  // A store that keeps no local folder (a database shared by machines):
+  // the analyses live with the job only.
   const std::string dir = store.subject_dir(subject);
-  job.analysis_store = dir + "/analysis";
+  job.analysis_store = dir.empty() ? "" : dir + "/analysis";
   SetCheck set = check_set(files, job, true, target);
   for (const auto& p : set.photos)
     if (!p.a.sha256.empty()) store.add_photo(subject, p.a.sha256);
-  const std::string path = store_set(set, dir + "/sets");
-  if (stored) *stored = path;
+  if (!dir.empty()) {
+    const std::string path = store_set(set, dir + "/sets");
+    if (stored) *stored = path;
+  }
   return set;
 }
 
@@ -281,8 +290,7 @@ ShootPlan plan_shoot(const ShootSpec& spec, const std::vector<std::string>& file
     throw Error(ErrorCode::usage, "count is 1 to " + std::to_string(ShootSpec::kMaxCount));
   ShootPlan plan;
   plan.spec = spec;
-  Store& store = Store::open();
-  plan.consent = store.require(spec.subject, "portraits");
+  plan.consent = consent_of(ctx).require(spec.subject, "portraits");
   // The use the portraits are for: the consent must permit it (the model
   // release), and every portrait carries it.
   plan.use = spec.use.empty() ? find_purpose(spec.purpose).use : spec.use;
@@ -329,8 +337,7 @@ ShootPlan plan_shoot(const ShootSpec& spec, const std::vector<std::string>& file
   return plan;
 }
 
-void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject) {
-  Store& store = Store::open();
+void deliver(const ShootFiles& files, OutputSink& sink, const std::string& subject, ConsentStore& store) {
   try {
     // The consent is checked again before every write (and once more in
     // the commit's own transaction): a forget while the job ran leaves
@@ -359,7 +366,7 @@ json shoot(const ShootOptions& opt, JobContext& ctx) {
   // the write phase is short, and a failed render writes nothing.
   FolderSink sink(Store::open(), opt.subject, opt.out_dir);
   const ShootFiles made = render_shoot(plan, sink, ctx, {opt.sign_cert, opt.sign_key, opt.cache});
-  deliver(made, sink, opt.subject);
+  deliver(made, sink, opt.subject, consent_of(ctx));
   return made.report;
 }
 

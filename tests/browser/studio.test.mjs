@@ -387,13 +387,35 @@ test('the whole flow: sign up to portraits, provenance, and deleting everything'
       await checkState(page, '11-rank');
     });
 
+    await step('cancel a job while it runs', async () => {
+      await page.getByRole('link', { name: 'Studio' }).click();
+      await page.locator('.stepper button[data-step="describe"]').click();
+      await page.locator('#step-describe').waitFor();
+      await page.getByLabel('How many portraits').fill('3');
+      const request = page.waitForRequest((r) => r.url().endsWith('/api/jobs') && r.method() === 'POST');
+      await page.getByRole('button', { name: 'Make portraits' }).click();
+      assert.equal((await request).postDataJSON().count, 3);
+      const job = page.locator('article.job').first();
+      await job.locator('.job-state').filter({ hasText: /Working/ }).waitFor({ timeout: JOB_TIMEOUT });
+      // Under way: a stage of a photo is named before the cancel.
+      await job.locator('.job-status').filter({ hasText: /\S/ }).waitFor({ timeout: 60_000 });
+      const id = await job.getAttribute('data-job-id');
+      await job.getByRole('button', { name: 'Cancel' }).click();
+      await job.locator('.job-state').filter({ hasText: /Cancelled/ }).waitFor({ timeout: 30_000 });
+      assert.equal(await job.locator('.gallery li.portrait').count(), 0);
+      const after = await page.evaluate(async (j) => (await fetch(`/api/jobs/${j}`)).json(), id);
+      assert.equal(after.state, 'cancelled');
+      assert.equal((after.outputs || []).length, 0, 'a cancelled job leaves no portrait');
+      await checkState(page, '12-cancelled');
+    });
+
     await step('delete everything about the person', async () => {
       await page.getByRole('link', { name: 'Studio' }).click();
       await page.getByRole('button', { name: 'Delete everything…' }).click();
       const dialog = page.getByRole('dialog');
       await dialog.getByRole('heading', { name: `Delete everything about ${person}?` }).waitFor();
       await axe(page, 'delete dialog');
-      await shot(page, '12-delete-confirm-desktop');
+      await shot(page, '13-delete-confirm-desktop');
       await dialog.getByRole('button', { name: `Delete everything about ${person}` }).click();
       const note = page.locator('#deleted-note');
       await note.filter({ hasText: `Everything about ${person} is deleted.` }).waitFor();
@@ -402,7 +424,7 @@ test('the whole flow: sign up to portraits, provenance, and deleting everything'
       assert.equal(await page.locator('#subject-list li').filter({ hasText: person }).count(), 0);
       const subjects = await page.evaluate(async () => (await (await fetch('/api/subjects')).json()).subjects);
       assert.equal(subjects.length, 0, 'the server keeps nobody');
-      await checkState(page, '13-deleted');
+      await checkState(page, '14-deleted');
     });
 
     await step('nothing went wrong in the page', async () => noProblems(page));

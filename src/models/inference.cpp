@@ -144,18 +144,26 @@ std::vector<cv::Mat> Network::run(const std::vector<std::pair<std::string, cv::M
 
 const Network& network(ModelStore& store, const std::string& model, int threads) {
   if (threads <= 0) threads = ThreadBudget::current();
+  // One load per (model, threads): jobs that ask at once wait for the first
+  // load (ISNet takes a second and ~300 MB while it loads) instead of each
+  // loading a copy; other models load side by side.
+  struct Slot {
+    std::mutex mu;
+    std::unique_ptr<Network> net;
+  };
   static std::mutex mu;
-  static std::map<std::tuple<const ModelStore*, std::string, int>, std::unique_ptr<Network>> nets;
-  const auto key = std::make_tuple(&store, model, threads);
+  static std::map<std::tuple<const ModelStore*, std::string, int>, std::shared_ptr<Slot>> nets;
+  std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mu);
-    if (auto it = nets.find(key); it != nets.end()) return *it->second;
+    auto& s = nets[std::make_tuple(&store, model, threads)];
+    if (!s) s = std::make_shared<Slot>();
+    slot = s;
   }
-  // Load outside the lock (ISNet takes a second); the first to finish wins.
-  auto net = std::make_unique<Network>(model, store.verified_path(model), threads);
-  std::lock_guard<std::mutex> lock(mu);
-  auto [it, inserted] = nets.emplace(key, std::move(net));
-  return *it->second;
+  std::lock_guard<std::mutex> lock(slot->mu);
+  if (!slot->net)
+    slot->net = std::make_unique<Network>(model, store.verified_path(model), threads);  // a throw: the next asks again
+  return *slot->net;
 }
 
 const Network& network(const std::string& model, int threads) { return network(ModelStore::shared(), model, threads); }

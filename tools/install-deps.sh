@@ -7,7 +7,8 @@ libopencv-dev libopencv-contrib-dev opencv-data libvips-dev libexiv2-dev libssl-
 nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 python3 python3-numpy python3-onnx python3-skimage libimage-exiftool-perl clang libclang-rt-14-dev llvm python3-pil
 libjpeg-turbo-progs libheif-examples libvips-tools libpng-dev libjpeg62-turbo-dev ccache
-libcpp-httplib-dev chromium fonts-dejavu-core wrk"
+libcpp-httplib-dev chromium fonts-dejavu-core wrk
+postgresql-15 libpq-dev"
 
 missing=""
 for p in $PKGS; do
@@ -21,6 +22,13 @@ echo "installing Debian packages:$missing"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# PostgreSQL is for the tests' own throw-away clusters (initdb/pg_ctl in a
+# temporary folder) and for a studio's chosen database server: the package
+# must not create and start a system cluster of its own.
+case "$missing" in *postgresql-15*)
+  $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.d/likeness.conf >/dev/null ;;
+esac
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing

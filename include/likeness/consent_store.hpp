@@ -36,6 +36,15 @@ struct ConsentRecord {
 inline constexpr const char* kConsentPurposes[] = {"portraits", "likeness"};
 inline constexpr const char* kUses[] = {"personal", "commercial"};
 
+// Throws Error{usage} unless `s` is a subject id: 1-64 letters, digits, '-',
+// '_' or '.' (it names a folder in the embedded store).
+void check_subject_id(const std::string& s);
+// A new record (id, the consent text's digest, the dates), every field
+// checked; each store only saves it.
+ConsentRecord new_consent_record(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
+                                 const std::vector<std::string>& purposes, int retention_days,
+                                 const std::vector<std::string>& uses, const std::string& basis);
+
 // Thread-safe in every implementation: a server's jobs share one.
 class ConsentStore {
  public:

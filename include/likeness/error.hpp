@@ -9,12 +9,13 @@
 namespace likeness {
 
 enum class ErrorCode {
-  internal = 1,    // a bug or an environment fault (missing model, disk)
-  usage = 2,       // bad flags or parameter values
-  bad_input = 3,   // unreadable image, no face, refused size
-  invalid = 4,     // a manifest that does not verify (verify only)
-  no_consent = 5,  // no valid consent record for the subject
-  cancelled = 6,   // the job's cancel flag was raised
+  internal = 1,     // a bug or an environment fault (missing model, disk)
+  usage = 2,        // bad flags or parameter values
+  bad_input = 3,    // unreadable image, no face, refused size
+  invalid = 4,      // a manifest that does not verify (verify only)
+  no_consent = 5,   // no valid consent record for the subject
+  cancelled = 6,    // the job's cancel flag was raised
+  unavailable = 7,  // the shared database cannot be reached (try again)
 };
 
 struct ErrorInfo {

@@ -35,6 +35,8 @@ const char* code_name(ErrorCode code) {
       return "no_consent";
     case ErrorCode::cancelled:
       return "cancelled";
+    case ErrorCode::unavailable:
+      return "unavailable";
   }
   return "internal";
 }

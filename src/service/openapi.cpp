@@ -93,7 +93,7 @@ json openapi_document() {
              {{"type", "string"},
               {"enum",
                {"usage", "unauthenticated", "csrf", "no_consent", "not_found", "conflict", "too_large", "bad_input",
-                "queue_full", "internal", "cancelled", "invalid", "unsupported_media_type"}}}},
+                "queue_full", "internal", "cancelled", "unavailable", "invalid", "unsupported_media_type"}}}},
             {"message", {{"type", "string"}}},
             {"file", {{"type", "string"}}},
             {"param", {{"type", "string"}}},

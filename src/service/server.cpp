@@ -81,6 +81,8 @@ int status_of(ErrorCode c) {
       return 403;
     case ErrorCode::cancelled:
       return 409;
+    case ErrorCode::unavailable:
+      return 503;
     case ErrorCode::internal:
       break;
   }

@@ -27,13 +27,6 @@ using sql::iso;
 using sql::now_iso;
 using sql::Stmt;
 
-void check_subject(const std::string& s) {
-  bool ok = !s.empty() && s.size() <= 64;
-  for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
-  if (!ok || s == "." || s == "..")
-    throw Error(ErrorCode::usage, "a subject id is 1-64 letters, digits, '-', '_' or '.' (got '" + s + "')");
-}
-
 ConsentRecord record_from(const Stmt& q) {
   ConsentRecord r;
   r.id = q.text(0);
@@ -58,6 +51,13 @@ constexpr const char* kColumns =
     "retention_until, withdrawn_at, uses";
 
 }  // namespace
+
+void check_subject_id(const std::string& s) {
+  bool ok = !s.empty() && s.size() <= 64;
+  for (char c : s) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+  if (!ok || s == "." || s == "..")
+    throw Error(ErrorCode::usage, "a subject id is 1-64 letters, digits, '-', '_' or '.' (got '" + s + "')");
+}
 
 const std::string& consent_text() {
   static const std::string text =
@@ -164,11 +164,10 @@ Store& Store::open() {
   return *store;
 }
 
-ConsentRecord Store::grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
-                           const std::vector<std::string>& purposes, int retention_days,
-                           const std::vector<std::string>& uses, const std::string& basis) {
-  const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(subject);
+ConsentRecord new_consent_record(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
+                                 const std::vector<std::string>& purposes, int retention_days,
+                                 const std::vector<std::string>& uses, const std::string& basis) {
+  check_subject_id(subject);
   if (by.empty()) throw Error(ErrorCode::usage, "--by: who gives consent is required");
   if (retention_days < 1 || retention_days > 3 * 365)
     throw Error(ErrorCode::usage, "--retention is 1 to 1095 days (BIPA: at most three years)");
@@ -196,6 +195,14 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
   const std::time_t now = std::time(nullptr);
   r.granted_at = iso(now);
   r.retention_until = iso(now + std::time_t(retention_days) * 86400);
+  return r;
+}
+
+ConsentRecord Store::grant(const std::string& subject, const std::string& by, const std::string& on_behalf_of,
+                           const std::vector<std::string>& purposes, int retention_days,
+                           const std::vector<std::string>& uses, const std::string& basis) {
+  const std::lock_guard<std::recursive_mutex> lock(mu_);
+  const ConsentRecord r = new_consent_record(subject, by, on_behalf_of, purposes, retention_days, uses, basis);
   const std::string insert =
       "INSERT INTO consent (" + std::string(kColumns) + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?)";
   Stmt q(static_cast<sqlite3*>(db_), insert.c_str());
@@ -208,7 +215,7 @@ ConsentRecord Store::grant(const std::string& subject, const std::string& by, co
 
 ConsentRecord Store::latest(const std::string& subject) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(subject);
+  check_subject_id(subject);
   Stmt q(static_cast<sqlite3*>(db_), (std::string("SELECT ") + kColumns +
                                       " FROM consent WHERE subject=? ORDER BY granted_at DESC, rowid DESC LIMIT 1")
                                          .c_str());
@@ -218,7 +225,7 @@ ConsentRecord Store::latest(const std::string& subject) {
 
 bool Store::withdraw(const std::string& subject) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(subject);
+  check_subject_id(subject);
   Stmt q(static_cast<sqlite3*>(db_), "UPDATE consent SET withdrawn_at=? WHERE subject=? AND withdrawn_at IS NULL");
   q.bind(1, now_iso()).bind(2, subject);
   q.step();
@@ -253,7 +260,7 @@ void Store::add_photo(const std::string& subject, const std::string& sha256) {
 
 void Store::begin_job(const JobRow& j) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(j.subject);
+  check_subject_id(j.subject);
   Stmt q(static_cast<sqlite3*>(db_), "INSERT INTO jobs VALUES (?,?,?,?,'writing',NULL,NULL,?)");
   q.bind(1, j.id).bind(2, j.subject).bind(3, j.out_dir).bind(4, j.staging).bind(5, now_iso());
   q.step();
@@ -325,7 +332,7 @@ void Store::finish_job(const std::string& id) {
 void Store::record_shared_output(const std::vector<std::string>& subjects, const std::string& path,
                                  const std::string& sha256) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  for (const auto& s : subjects) check_subject(s);
+  for (const auto& s : subjects) check_subject_id(s);
   transaction([&] {
     {
       Stmt q(static_cast<sqlite3*>(db_), "DELETE FROM outputs WHERE path=? AND job IS NULL");
@@ -378,7 +385,7 @@ std::vector<std::pair<std::string, std::string>> Store::outputs_in(const std::st
 
 std::string Store::subject_dir(const std::string& subject) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(subject);
+  check_subject_id(subject);
   const fs::path d = fs::path(data_dir()) / "subjects" / subject;
   std::error_code ec;
   fs::create_directories(d, ec);
@@ -421,7 +428,7 @@ json Store::list() {
 
 json Store::forget(const std::string& subject) {
   const std::lock_guard<std::recursive_mutex> lock(mu_);
-  check_subject(subject);
+  check_subject_id(subject);
   sqlite3* db = static_cast<sqlite3*>(db_);
   json removed = {{"subject", subject},   {"consent_records", 0},     {"photo_digests", 0},
                   {"files", 0},           {"outputs", json::array()}, {"unfinished_jobs", json::array()},

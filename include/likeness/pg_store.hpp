@@ -1,0 +1,22 @@
+// The shared store on PostgreSQL, for a studio on several machines: any
+// number of servers and workers reach one database (likeness serve --db,
+// likeness worker --db). The schema is created and migrated by the binary.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "likeness/consent_store.hpp"
+
+namespace likeness {
+
+// Consent records and photo digests in the database at `url`
+// (postgresql://user@host:port/db), its schema migrated first. Thread-safe.
+// Keeps no local folder: a job's analyses stay with the job. A database
+// that cannot be reached is Error{unavailable}; the next call tries again.
+std::unique_ptr<ConsentStore> open_pg_consent_store(const std::string& url);
+
+// Migrates the database at `url` to the newest schema; the versions applied.
+std::vector<int> migrate_pg(const std::string& url);
+
+}  // namespace likeness

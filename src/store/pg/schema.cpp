@@ -1,0 +1,62 @@
+// The shared database's schema, one migration per version. A migration
+// once released never changes: a change is a new version.
+#include <utility>
+#include <vector>
+
+#include "store/pg/pg.hpp"
+
+namespace likeness::pg {
+
+namespace {
+
+// Taken for the length of a migration transaction: processes that start
+// at once migrate one after another ("likeness" in ASCII).
+constexpr const char* kLock = "SELECT pg_advisory_xact_lock(7020098461926765427)";
+
+const std::vector<std::pair<int, const char*>>& migrations() {
+  static const std::vector<std::pair<int, const char*>> m = {
+      // 1: consent records and the photo digests a record covers
+      // (ConsentStore). Times are timestamptz; the newest record of a
+      // subject is the one that counts (seq breaks a tie in one second).
+      {1,
+       "CREATE TABLE consent ("
+       "  id text PRIMARY KEY, subject text NOT NULL, given_by text NOT NULL,"
+       "  on_behalf_of text NOT NULL DEFAULT '', basis text NOT NULL,"
+       "  text_version text NOT NULL, text_sha256 text NOT NULL,"
+       "  purposes jsonb NOT NULL, data_kinds jsonb NOT NULL, uses jsonb NOT NULL,"
+       "  granted_at timestamptz NOT NULL, retention_until timestamptz NOT NULL,"
+       "  withdrawn_at timestamptz, seq bigserial NOT NULL);"
+       "CREATE INDEX consent_newest ON consent (subject, granted_at DESC, seq DESC);"
+       "CREATE TABLE consent_photos ("
+       "  subject text NOT NULL, sha256 text NOT NULL,"
+       "  added_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (subject, sha256));"},
+  };
+  return m;
+}
+
+}  // namespace
+
+int schema_version(Connection& c) {
+  if (c.exec("SELECT to_regclass('likeness_schema') IS NULL").text(0, 0) == "t") return 0;
+  return int(c.exec("SELECT coalesce(max(version), 0) FROM likeness_schema").number(0, 0));
+}
+
+std::vector<int> migrate(Connection& c) {
+  std::vector<int> applied;
+  c.transaction([&] {
+    c.exec(kLock);
+    c.exec(
+        "CREATE TABLE IF NOT EXISTS likeness_schema ("
+        "  version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())");
+    const int current = int(c.exec("SELECT coalesce(max(version), 0) FROM likeness_schema").number(0, 0));
+    for (const auto& [version, sql] : migrations()) {
+      if (version <= current) continue;
+      c.script(sql);
+      c.exec("INSERT INTO likeness_schema (version) VALUES ($1)", {std::to_string(version)});
+      applied.push_back(version);
+    }
+  });
+  return applied;
+}
+
+}  // namespace likeness::pg

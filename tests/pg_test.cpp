@@ -7,9 +7,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "likeness/error.hpp"
+#include "likeness/pg_queue.hpp"
 #include "likeness/pg_store.hpp"
 #include "pg_fixture.hpp"
 
@@ -144,4 +148,175 @@ TEST(Pg, NoServerAtTheAddressIsUnavailableAtOnce) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(code_of([&] { open_pg_consent_store("postgresql://likeness@127.0.0.1:1/none"); }), ErrorCode::unavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+// ---- The job queue ----------------------------------------------------------
+
+namespace {
+
+std::vector<JobOutput> outputs_for(const std::string& id) {
+  return {{"portrait", "portrait-1.jpg", "jpeg bytes of " + id, {{"likeness", 0.97}}},
+          {"sidecar", "portrait-1.json", "{\"job\":\"" + id + "\"}", json::object()}};
+}
+
+}  // namespace
+
+// Three workers, each its own connection, take 40 jobs as fast as they can:
+// every job done once, by one worker, its outputs once.
+TEST(PgQueue, ThreeWorkersFortyJobsEachDoneExactlyOnce) {
+  const std::string url = fresh_db("queue_forty");
+  auto consent = open_pg_consent_store(url);
+  consent->grant("dee", "Dee", "", {"portraits", "likeness"}, 30, {"personal"});
+  PgJobQueue client(url);
+  std::set<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.insert(client.submit("u1", "dee", {{"count", 1}, {"n", i}}).id);
+  ASSERT_EQ(ids.size(), 40u);
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> done_by;
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 3; ++w)
+    workers.emplace_back([&, w] {
+      PgJobQueue q(url);
+      const std::string me = "worker-" + std::to_string(w);
+      while (auto job = q.lease(me, 30)) {
+        EXPECT_FALSE(q.heartbeat(job->id, me, 30, {{"fraction", 0.5}}).lost);
+        if (q.complete(job->id, me, outputs_for(job->id))) {
+          std::lock_guard<std::mutex> lock(mu);
+          done_by[job->id].push_back(me);
+        }
+      }
+    });
+  for (auto& t : workers) t.join();
+  EXPECT_EQ(done_by.size(), 40u);
+  for (const auto& [id, by] : done_by) EXPECT_EQ(by.size(), 1u) << id << " done twice";
+  pg::Connection c(url);
+  EXPECT_EQ(c.exec("SELECT count(*) FROM jobs WHERE state='done' AND attempts=1").number(0, 0), 40);
+  EXPECT_EQ(c.exec("SELECT count(*) FROM outputs").number(0, 0), 80);
+  EXPECT_EQ(c.exec("SELECT count(*) FROM (SELECT job, name FROM outputs GROUP BY job, name HAVING count(*) > 1) d")
+                .number(0, 0),
+            0);
+  EXPECT_EQ(c.exec("SELECT count(DISTINCT made_by) > 1 FROM outputs").text(0, 0), "t") << "the work was shared";
+  EXPECT_EQ(c.exec("SELECT bool_and(sha256 = encode(sha256(bytes), 'hex')) FROM outputs").text(0, 0), "t");
+}
+
+// A worker that stops answering: its lease expires, another worker takes the
+// job and finishes it; the first can no longer write anything.
+TEST(PgQueue, AnExpiredLeaseGoesToAnotherWorkerAndTheFirstCanWriteNothing) {
+  const std::string url = fresh_db("queue_expiry");
+  open_pg_consent_store(url)->grant("eve", "Eve", "", {"portraits", "likeness"}, 30, {"personal"});
+  PgJobQueue a(url), b(url);
+  const std::string id = a.submit("u1", "eve", {{"count", 1}}).id;
+  const auto first = a.lease("a", 3);
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(b.lease("b", 30)) << "a leased job is not offered again";
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  const auto second = b.lease("b", 30);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->id, id);
+  EXPECT_EQ(second->attempts, 2);
+  EXPECT_TRUE(a.heartbeat(id, "a", 30, {}).lost);
+  EXPECT_FALSE(a.complete(id, "a", outputs_for(id)));
+  EXPECT_TRUE(b.complete(id, "b", outputs_for(id)));
+  pg::Connection c(url);
+  EXPECT_EQ(c.exec("SELECT count(*), min(made_by) FROM outputs").number(0, 0), 2);
+  EXPECT_EQ(c.exec("SELECT min(made_by) FROM outputs").text(0, 0), "b");
+}
+
+TEST(PgQueue, AJobOutOfAttemptsIsDeadWithTheReason) {
+  const std::string url = fresh_db("queue_dead");
+  PgJobQueue q(url);
+  const std::string id = q.submit("u1", "fay", {{"count", 1}}, "", 2).id;
+  ASSERT_TRUE(q.lease("w1", 0.2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(q.lease("w2", 30));  // the second and last attempt
+  EXPECT_TRUE(q.fail(id, "w2", {{"code", "unavailable"}, {"message", "the database went away"}}, true));
+  const auto j = q.get(id, "u1");
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->state, "dead");
+  EXPECT_EQ(j->attempts, 2);
+  EXPECT_EQ(j->error["message"], "the database went away");
+  EXPECT_FALSE(q.lease("w3", 30)) << "a dead job is not offered again";
+  // A failure that a retry cannot mend fails the job at once.
+  const std::string bad = q.submit("u1", "fay", {{"count", 2}}).id;
+  ASSERT_TRUE(q.lease("w1", 30));
+  EXPECT_TRUE(q.fail(bad, "w1", {{"code", "bad_input"}}, false));
+  EXPECT_EQ(q.get(bad, "u1")->state, "failed");
+  // An expiry on the last attempt: dead, and the reason names the worker.
+  const std::string lost = q.submit("u1", "fay", {{"count", 3}}, "", 1).id;
+  ASSERT_TRUE(q.lease("w9", 0.2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(q.expire_leases(), 1);
+  const auto l = q.get(lost, "u1");
+  EXPECT_EQ(l->state, "dead");
+  EXPECT_EQ(l->error["code"], "lease_expired");
+  EXPECT_NE(l->error["message"].get<std::string>().find("w9"), std::string::npos);
+}
+
+TEST(PgQueue, ACancelReachesTheRunningWorkerAndOnlyTheOwnerCanCancel) {
+  const std::string url = fresh_db("queue_cancel");
+  open_pg_consent_store(url)->grant("gus", "Gus", "", {"portraits", "likeness"}, 30, {"personal"});
+  PgJobQueue server(url), worker(url);
+  const std::string queued = server.submit("u1", "gus", {{"count", 1}}).id;
+  const std::string running = server.submit("u1", "gus", {{"count", 2}}).id;
+  ASSERT_EQ(worker.lease("w", 30)->id, queued);
+  EXPECT_FALSE(server.cancel(queued, "u2")) << "another user's job";
+  EXPECT_TRUE(server.cancel(running, "u1"));
+  EXPECT_EQ(server.get(running, "u1")->state, "cancelled") << "a queued job is cancelled at once";
+  EXPECT_TRUE(server.cancel(queued, "u1"));
+  EXPECT_EQ(server.get(queued, "u1")->state, "running");
+  const Beat beat = worker.heartbeat(queued, "w", 30, {{"stage", "segment"}});
+  EXPECT_FALSE(beat.lost);
+  EXPECT_TRUE(beat.cancel);
+  EXPECT_FALSE(worker.complete(queued, "w", outputs_for(queued))) << "nothing is written after a cancel";
+  EXPECT_TRUE(worker.cancelled(queued, "w"));
+  EXPECT_EQ(server.get(queued, "u1")->state, "cancelled");
+  EXPECT_FALSE(server.get(queued, "u2")) << "another user sees nothing";
+  pg::Connection c(url);
+  EXPECT_EQ(c.exec("SELECT count(*) FROM outputs").number(0, 0), 0);
+}
+
+TEST(PgQueue, TheSameKeyGivesTheSameJobAndAnotherRequestUnderItConflicts) {
+  const std::string url = fresh_db("queue_idempotency");
+  PgJobQueue q(url);
+  const Submitted a = q.submit("u1", "hal", {{"count", 1}}, "key-1");
+  const Submitted b = q.submit("u1", "hal", {{"count", 1}}, "key-1");
+  const Submitted c = q.submit("u1", "hal", {{"count", 2}}, "key-1");
+  const Submitted d = q.submit("u2", "hal", {{"count", 1}}, "key-1");
+  EXPECT_TRUE(a.created);
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(b.id, a.id);
+  EXPECT_TRUE(c.conflict);
+  EXPECT_TRUE(d.created) << "keys are per user";
+  EXPECT_NE(d.id, a.id);
+}
+
+// A forget on one machine while another runs the subject's job: the job and
+// its outputs go, the worker's lease is gone at its next heartbeat and its
+// commit writes nothing.
+TEST(PgQueue, AForgetWhileAnotherMachineRunsTheJobLeavesNothing) {
+  const std::string url = fresh_db("queue_forget");
+  auto consent = open_pg_consent_store(url);
+  consent->grant("ida", "Ida", "", {"portraits", "likeness"}, 30, {"personal"});
+  PgJobQueue server(url), worker(url);
+  const std::string done = server.submit("u1", "ida", {{"count", 1}}).id;
+  ASSERT_TRUE(worker.lease("w", 30));
+  ASSERT_TRUE(worker.complete(done, "w", outputs_for(done)));
+  const std::string id = server.submit("u1", "ida", {{"count", 2}}).id;
+  ASSERT_TRUE(worker.lease("w", 30));
+  const json removed = consent->forget("ida");
+  EXPECT_EQ(removed["jobs"], 2);
+  EXPECT_EQ(removed["outputs"], 2);
+  EXPECT_TRUE(worker.heartbeat(id, "w", 30, {}).lost);
+  EXPECT_FALSE(worker.complete(id, "w", outputs_for(id)));
+  pg::Connection c(url);
+  for (const char* t : {"jobs", "outputs", "consent", "consent_photos"})
+    EXPECT_EQ(c.exec(std::string("SELECT count(*) FROM ") + t + " WHERE subject='ida'").number(0, 0), 0) << t;
+  // Withdrawn, not forgotten: the commit is refused and the job failed.
+  consent->grant("jo", "Jo", "", {"portraits", "likeness"}, 30, {"personal"});
+  const std::string late = server.submit("u1", "jo", {{"count", 1}}).id;
+  ASSERT_TRUE(worker.lease("w", 30));
+  consent->withdraw("jo");
+  EXPECT_EQ(code_of([&] { worker.complete(late, "w", outputs_for(late)); }), ErrorCode::no_consent);
+  EXPECT_EQ(server.get(late, "u1")->state, "failed");
+  EXPECT_EQ(c.exec("SELECT count(*) FROM outputs WHERE subject='jo'").number(0, 0), 0);
 }

@@ -30,6 +30,29 @@ const std::vector<std::pair<int, const char*>>& migrations() {
        "CREATE TABLE consent_photos ("
        "  subject text NOT NULL, sha256 text NOT NULL,"
        "  added_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (subject, sha256));"},
+      // 2: the job queue (PgJobQueue) and the outputs, bytes and digest
+      // beside their record. A lease is a worker's name and an expiry.
+      {2,
+       "CREATE TABLE jobs ("
+       "  id text PRIMARY KEY, owner text NOT NULL, subject text NOT NULL, spec jsonb NOT NULL,"
+       "  idempotency_key text,"
+       "  state text NOT NULL CHECK (state IN ('queued','running','done','failed','cancelled','dead')),"
+       "  attempts integer NOT NULL DEFAULT 0, max_attempts integer NOT NULL CHECK (max_attempts >= 1),"
+       "  lease_owner text, lease_until timestamptz, heartbeat_at timestamptz,"
+       "  cancel_requested boolean NOT NULL DEFAULT false,"
+       "  progress jsonb NOT NULL DEFAULT '{}', error jsonb,"
+       "  created_at timestamptz NOT NULL DEFAULT clock_timestamp(), started_at timestamptz,"
+       "  finished_at timestamptz, seq bigserial NOT NULL,"
+       "  UNIQUE (owner, idempotency_key));"
+       "CREATE INDEX jobs_queued ON jobs (seq) WHERE state = 'queued';"
+       "CREATE INDEX jobs_leased ON jobs (lease_until) WHERE state = 'running';"
+       "CREATE INDEX jobs_subject ON jobs (subject);"
+       "CREATE TABLE outputs ("
+       "  id bigserial PRIMARY KEY, job text NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+       "  subject text NOT NULL, kind text NOT NULL, name text NOT NULL, sha256 text NOT NULL,"
+       "  bytes bytea NOT NULL, meta jsonb NOT NULL DEFAULT '{}',"
+       "  made_by text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), UNIQUE (job, name));"
+       "CREATE INDEX outputs_subject ON outputs (subject);"},
   };
   return m;
 }

@@ -46,6 +46,12 @@ struct PgJobQueue::Impl {
   pg::Connection db;
 
   void notify(const std::string& id) { db.exec("SELECT pg_notify('likeness_jobs', $1)", {id}); }
+  // An UPDATE ... RETURNING id of one job: announced if it changed it.
+  bool change(const std::string& sql, const std::vector<pg::Param>& params) {
+    const pg::Result r = db.exec(sql, params);
+    if (r.rows()) notify(r.text(0, 0));
+    return r.rows() == 1;
+  }
 };
 
 PgJobQueue::PgJobQueue(const std::string& url) : impl_(std::make_unique<Impl>(url)) {}
@@ -175,36 +181,30 @@ bool PgJobQueue::complete(const std::string& id, const std::string& worker, cons
 
 bool PgJobQueue::fail(const std::string& id, const std::string& worker, const json& error, bool retryable) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  const pg::Result r = impl_->db.exec(
+  return impl_->change(
       "UPDATE jobs SET state = CASE WHEN NOT $3 THEN 'failed' WHEN attempts >= max_attempts THEN 'dead' "
       "ELSE 'queued' END, error = $4::jsonb, lease_owner = NULL, lease_until = NULL, "
       "finished_at = CASE WHEN NOT $3 OR attempts >= max_attempts THEN now() END "
       "WHERE id=$1 AND lease_owner=$2 AND state='running' RETURNING id",
       {id, worker, retryable ? "true" : "false", error.dump()});
-  if (r.rows()) impl_->notify(id);
-  return r.rows() == 1;
 }
 
 bool PgJobQueue::cancelled(const std::string& id, const std::string& worker) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  const pg::Result r = impl_->db.exec(
+  return impl_->change(
       "UPDATE jobs SET state='cancelled', finished_at=now(), lease_owner=NULL, lease_until=NULL "
       "WHERE id=$1 AND lease_owner=$2 AND state='running' RETURNING id",
       {id, worker});
-  if (r.rows()) impl_->notify(id);
-  return r.rows() == 1;
 }
 
 bool PgJobQueue::cancel(const std::string& id, const std::string& owner) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  const pg::Result r = impl_->db.exec(
+  return impl_->change(
       "UPDATE jobs SET cancel_requested = true, "
       "state = CASE WHEN state='queued' THEN 'cancelled' ELSE state END, "
       "finished_at = CASE WHEN state='queued' THEN now() ELSE finished_at END "
       "WHERE id=$1 AND owner=$2 AND state IN ('queued','running') RETURNING id",
       {id, owner});
-  if (r.rows()) impl_->notify(id);
-  return r.rows() == 1;
 }
 
 std::optional<QueuedJob> PgJobQueue::get(const std::string& id, const std::string& owner) {

@@ -37,6 +37,10 @@ struct Submitted {
   bool conflict = false;  // the same key came before with another spec
 };
 
+struct StoredPhoto {
+  std::string id, name, bytes;
+};
+
 struct Beat {
   bool lost = false;    // the lease is no longer this worker's: stop touching the job
   bool cancel = false;  // the owner asked to cancel: stop at the next stage boundary
@@ -70,6 +74,13 @@ class PgJobQueue {
   bool cancel(const std::string& id, const std::string& owner);
   std::optional<QueuedJob> get(const std::string& id, const std::string& owner);
   int expire_leases();  // expired leases given back or dead; how many
+
+  // The subject's uploaded photos, where every worker reads them.
+  std::string add_photo(const std::string& owner, const std::string& subject, const std::string& name,
+                        const std::string& bytes);
+  std::vector<StoredPhoto> photos(const std::string& subject);
+  // The outputs of a done job (bytes included).
+  std::vector<JobOutput> outputs(const std::string& id);
 
  private:
   struct Impl;

@@ -18,6 +18,22 @@ struct ServeOptions {
   size_t max_photo = 40u * 1024 * 1024;    // one photo, bytes
 };
 
+// A worker of a studio on several machines (likeness worker): takes jobs
+// from the PostgreSQL queue at `db`, renders them with the photos kept
+// there, and commits each job's outputs there in one transaction.
+struct WorkerOptions {
+  std::string db;             // postgresql://user@host:port/db
+  int jobs = 1;               // jobs at once
+  int threads_per_job = 0;    // 0: the cores divided among the jobs
+  double lease_seconds = 30;  // a job's lease; renewed every third of it
+  std::string name;           // "" host:pid
+};
+
+// Runs until SIGINT or SIGTERM (running jobs are given back to the queue);
+// returns the process's exit code. Prints "worker NAME ready" once it takes
+// jobs.
+int run_worker(const WorkerOptions& opt);
+
 // Runs until SIGINT or SIGTERM; returns the process's exit code. Prints
 // "listening on http://HOST:PORT" on standard output once it accepts.
 int serve(const ServeOptions& opt);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "job_parts.hpp"
 #include "likeness/error.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/inference.hpp"
@@ -26,9 +27,6 @@ class JobFolderSink final : public FolderSink {
   using FolderSink::FolderSink;
   std::string locate(const std::string& name) const override { return name; }
 };
-
-// Progress phases of a shoot: checking the photos, rendering, writing.
-constexpr double kCheckShare = 0.1, kWriteShare = 0.05;
 
 json error_json(const std::string& code, const std::string& message) { return {{"code", code}, {"message", message}}; }
 
@@ -171,29 +169,14 @@ void JobRunner::run(const JobRow& job) {
   const ThreadBudget budget(ctx.threads);
   // Progress in the store (what GET /api/jobs/{id} and the event stream
   // read), at most every 100 ms or at a stage change.
-  std::string phase = "check";
   const std::vector<PhotoRow> photos = db_.photos(job.subject);
   std::vector<std::pair<std::string, std::string>> names;  // stored file name, uploaded name
   for (const PhotoRow& p : photos) names.emplace_back(fs::path(p.file).filename().string(), p.name);
-  std::string last_stage;
-  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  ctx.on_progress = [&](const Progress& p) {
-    double f = 0;
-    if (phase == "check")
-      f = kCheckShare * std::clamp(p.fraction, 0.0, 1.0);
-    else
-      f = kCheckShare + (1 - kCheckShare - kWriteShare) * std::max(0.0, p.job);
-    const auto now = std::chrono::steady_clock::now();
-    if (p.stage == last_stage && now - last < std::chrono::milliseconds(100)) return;
-    last_stage = p.stage;
-    last = now;
-    // Photos by the names they were uploaded with, not the stored ones.
-    std::string item = p.item;
-    for (const auto& [stored, given] : names)
-      for (size_t at; (at = item.find(stored)) != std::string::npos;) item.replace(at, stored.size(), given);
-    db_.set_progress(job.id, {{"fraction", std::round(f * 1000) / 1000}, {"stage", p.stage}, {"item", item}});
+  ProgressMapper progress(names, [&](const json& p) {
+    db_.set_progress(job.id, p);
     notify();
-  };
+  });
+  ctx.on_progress = [&](const Progress& p) { progress(p); };
   try {
     ShootSpec spec = ShootSpec::from_json(job.spec);
     spec.subject = job.subject;
@@ -202,7 +185,7 @@ void JobRunner::run(const JobRow& job) {
     if (files.empty()) throw Error(ErrorCode::bad_input, "the person has no photos yet: upload 1 to 20 first");
     const ShootPlan plan = plan_shoot(spec, files, ctx);
     ctx.check_cancel();
-    phase = "render";
+    progress.set_phase("render");
     const std::string out_rel = "outputs/" + job.id;
     JobFolderSink sink(files_, job.subject, (fs::path(opt_.data_dir) / out_rel).string());
     RenderOptions ro;
@@ -216,44 +199,19 @@ void JobRunner::run(const JobRow& job) {
     std::vector<OutputRow> rows;
     std::map<std::string, std::string> sha;
     for (const auto& [name, bytes] : made.files) sha[name] = sha256_hex(bytes);
-    auto row = [&](const std::string& name, const std::string& kind, int rank, json meta) {
+    for (const MadeOutput& m : made_outputs(made, names)) {
       OutputRow o;
       o.id = random_id("o_");
       o.job = job.id;
       o.subject = job.subject;
-      o.rank = rank;
-      o.name = name;
-      o.kind = kind;
-      o.file = out_rel + "/" + name;
-      o.sha256 = sha[name];
-      o.meta = std::move(meta);
+      o.rank = m.rank;
+      o.name = m.name;
+      o.kind = m.kind;
+      o.file = out_rel + "/" + m.name;
+      o.sha256 = sha[m.name];
+      o.meta = m.meta;
       rows.push_back(std::move(o));
-    };
-    for (const json& e : made.report["portraits"]) {
-      if (!e.value("passed", false)) continue;
-      const int rank = e.value("rank", 0);
-      json meta = {{"likeness", e["likeness"]},
-                   {"choice", e["choice"]},
-                   {"quality", e["quality"]},
-                   {"fit", e["fit"]},
-                   {"summary", e["summary"]},
-                   {"edits", e["edits"]},
-                   {"digital_source_type", e["digital_source_type"]},
-                   {"usage", e["usage"]},
-                   {"variation", e["variation"]},
-                   {"source", [&] {
-                      const std::string stored = fs::path(e.value("source", "")).filename().string();
-                      for (const auto& [file, given] : names)
-                        if (file == stored) return given;
-                      return stored;
-                    }()}};
-      row(e["file"], "portrait", rank, meta);
-      row(e["edit_map"], "edit_map", rank, json::object());
-      row(e["sidecar"], "sidecar", rank, json::object());
-      if (e.contains("before")) row(e["before"], "before", rank, json::object());
     }
-    row("contact_sheet.jpg", "sheet", 0, json::object());
-    row("report.json", "report", 0, json::object());
     db_.set_progress(job.id, {{"fraction", 1}, {"stage", "done"}, {"item", ""}});
     db_.finish(job.id, rows);
   } catch (const Error& e) {

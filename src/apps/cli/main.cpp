@@ -369,6 +369,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-upload-mb", serve_upload_mb, "One request's files at most, MB (one photo: 40 MB)")
       ->check(CLI::Range(1, 4096));
 
+  // worker
+  WorkerOptions worker_opt;
+  auto* worker_cmd = app.add_subcommand(
+      "worker", "A worker of a studio on several machines: takes jobs from the PostgreSQL queue at --db");
+  worker_cmd->add_option("--db", worker_opt.db, "The database (postgresql://user@host:port/db)")->required();
+  worker_cmd->add_option("--jobs", worker_opt.jobs, "Jobs at once")->check(CLI::Range(1, 64));
+  worker_cmd->add_option("--threads-per-job", worker_opt.threads_per_job, "Each job's threads (default: cores / jobs)")
+      ->check(CLI::Range(1, 64));
+  worker_cmd->add_option("--lease", worker_opt.lease_seconds, "A job's lease, seconds (renewed every third of it)")
+      ->check(CLI::Range(1.0, 3600.0));
+  worker_cmd->add_option("--name", worker_opt.name, "This worker's name in the queue (default: host:pid)");
+
   // keys
   std::string ca_out;
   auto* keys_cmd = app.add_subcommand("keys", "The installation's signing identity");
@@ -624,6 +636,7 @@ int main(int argc, char** argv) {
       serve_opt.max_photo = std::min(serve_opt.max_photo, serve_opt.max_upload);
       return serve(serve_opt);
     }
+    if (*worker_cmd) return run_worker(worker_opt);
     if (*keys_cmd) {
       const std::string pem = Signer::installation_ca_pem();
       if (ca_out == "-")

@@ -118,12 +118,14 @@ class PgConsentStore final : public ConsentStore {
 
  private:
   json forget_locked(const std::string& subject) {
-    json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"jobs", 0}, {"outputs", 0}};
+    json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0},
+                    {"jobs", 0},          {"outputs", 0},         {"photos", 0}};
     db_.transaction([&] {
       // Their jobs and outputs go with them: a worker running one of the
       // jobs finds its lease gone at its next heartbeat and can commit
       // nothing (PgJobQueue::complete reads the consent under a lock).
       removed["outputs"] = db_.exec("DELETE FROM outputs WHERE subject=$1", {subject}).affected();
+      removed["photos"] = db_.exec("DELETE FROM photos WHERE subject=$1", {subject}).affected();
       const pg::Result jobs = db_.exec("DELETE FROM jobs WHERE subject=$1 RETURNING id", {subject});
       removed["jobs"] = jobs.rows();
       for (int i = 0; i < jobs.rows(); ++i) db_.exec("SELECT pg_notify('likeness_jobs', $1)", {jobs.text(i, 0)});

@@ -1,5 +1,7 @@
 #include "store/pg/pg.hpp"
 
+#include <sys/select.h>
+
 #include <cstring>
 #include <utility>
 
@@ -112,6 +114,30 @@ void Connection::script(const std::string& sql) {
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return;
   if (PQstatus(conn_) != CONNECTION_OK) throw Error(ErrorCode::unavailable, "the database went away: " + why);
   throw Error(ErrorCode::internal, "database: " + why);
+}
+
+void Connection::listen(const std::string& channel) { exec("LISTEN " + channel); }
+
+std::optional<std::string> Connection::wait_notify(int timeout_ms) {
+  auto take = [&]() -> std::optional<std::string> {
+    PGnotify* n = PQnotifies(conn_);
+    if (!n) return std::nullopt;
+    std::string payload = n->extra ? n->extra : "";
+    PQfreemem(n);
+    return payload;
+  };
+  if (!conn_ || PQstatus(conn_) != CONNECTION_OK)
+    throw Error(ErrorCode::unavailable, "the database connection was lost");
+  if (auto n = take()) return n;
+  const int fd = PQsocket(conn_);
+  fd_set in;
+  FD_ZERO(&in);
+  FD_SET(fd, &in);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  if (::select(fd + 1, &in, nullptr, nullptr, &tv) < 0) return std::nullopt;  // a signal: the caller looks again
+  if (!PQconsumeInput(conn_) || PQstatus(conn_) != CONNECTION_OK)
+    throw Error(ErrorCode::unavailable, "the database went away: " + message_of(conn_));
+  return take();
 }
 
 void Connection::transaction(const std::function<void()>& body) {

@@ -50,6 +50,14 @@ class Connection {
   void transaction(const std::function<void()>& body);
   const std::string& url() const { return url_; }
 
+  // LISTEN on `channel` (an identifier of ours, not a client's).
+  void listen(const std::string& channel);
+  // The payload of the next NOTIFY on a channel listened to, waiting up to
+  // timeout_ms; nullopt if none came. Error{unavailable} if the connection
+  // is lost (a new one must LISTEN again: notifications sent meanwhile are
+  // gone, so whoever waits reads the state again).
+  std::optional<std::string> wait_notify(int timeout_ms);
+
  private:
   void open();
   Result run(const std::string& sql, const std::vector<Param>& params, const std::vector<bool>* is_binary,

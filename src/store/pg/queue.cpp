@@ -207,6 +207,36 @@ bool PgJobQueue::cancel(const std::string& id, const std::string& owner) {
       {id, owner});
 }
 
+std::string PgJobQueue::add_photo(const std::string& owner, const std::string& subject, const std::string& name,
+                                  const std::string& bytes) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  unsigned char b[10];
+  RAND_bytes(b, sizeof b);
+  const std::string id = "p_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+  impl_->db.exec_bytes("INSERT INTO photos (id, owner, subject, name, sha256, bytes) VALUES ($1,$2,$3,$4,$5,$6)",
+                       {id, owner, subject, name, sha256_hex(bytes), bytes}, {false, false, false, false, false, true});
+  return id;
+}
+
+std::vector<StoredPhoto> PgJobQueue::photos(const std::string& subject) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const pg::Result r =
+      impl_->db.exec("SELECT id, name, bytes FROM photos WHERE subject=$1 ORDER BY seq", {subject}, true);
+  std::vector<StoredPhoto> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.text(i, 0), r.text(i, 1), r.bytes(i, 2)});
+  return out;
+}
+
+std::vector<JobOutput> PgJobQueue::outputs(const std::string& id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const pg::Result r =
+      impl_->db.exec("SELECT kind, name, bytes, meta::text FROM outputs WHERE job=$1 ORDER BY id", {id}, true);
+  std::vector<JobOutput> out;
+  for (int i = 0; i < r.rows(); ++i)
+    out.push_back({r.text(i, 0), r.text(i, 1), r.bytes(i, 2), json::parse(r.text(i, 3))});
+  return out;
+}
+
 std::optional<QueuedJob> PgJobQueue::get(const std::string& id, const std::string& owner) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   const pg::Result r =

@@ -53,6 +53,14 @@ const std::vector<std::pair<int, const char*>>& migrations() {
        "  bytes bytea NOT NULL, meta jsonb NOT NULL DEFAULT '{}',"
        "  made_by text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), UNIQUE (job, name));"
        "CREATE INDEX outputs_subject ON outputs (subject);"},
+      // 3: the uploaded photos, bytes beside their record, where every
+      // worker reads them.
+      {3,
+       "CREATE TABLE photos ("
+       "  id text PRIMARY KEY, owner text NOT NULL, subject text NOT NULL, name text NOT NULL,"
+       "  sha256 text NOT NULL, bytes bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),"
+       "  seq bigserial NOT NULL);"
+       "CREATE INDEX photos_subject ON photos (subject, seq);"},
   };
   return m;
 }

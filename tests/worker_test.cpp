@@ -1,0 +1,172 @@
+// `likeness worker` processes on a real PostgreSQL server (pg_fixture.hpp):
+// every job done exactly once by one worker, a worker killed mid-job, the
+// database stopped for 10 s mid-run — nothing lost, nothing done twice.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "likeness/error.hpp"
+#include "likeness/pg_queue.hpp"
+#include "likeness/pg_store.hpp"
+#include "likeness/studio.hpp"
+#include "pg_fixture.hpp"
+#include "store/pg/pg.hpp"
+#include "testing.hpp"
+
+using namespace likeness;
+using likeness::testing::PgServer;
+
+namespace {
+
+// One `likeness worker` process; SIGTERM and reaped when it goes.
+class WorkerProcess {
+ public:
+  WorkerProcess(const std::string& url, const std::string& name, double lease) : name_(name) {
+    log_ = likeness::testing::temp_dir("worker-log") + "/" + name + ".log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::freopen(log_.c_str(), "w", stdout);
+      std::freopen(log_.c_str(), "a", stderr);
+      const std::string lease_s = std::to_string(lease);
+      ::execl(LIKENESS_CLI, LIKENESS_CLI, "worker", "--db", url.c_str(), "--jobs", "1", "--threads-per-job", "1",
+              "--lease", lease_s.c_str(), "--name", name.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    // Ready when it says so (its consent store migrated and its slots up).
+    for (int i = 0; i < 600 && log().find("ready") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~WorkerProcess() { stop(SIGTERM); }
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+  std::string log() const {
+    std::ifstream f(log_);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_, log_;
+  pid_t pid_ = -1;
+};
+
+json small_spec(int n) {
+  ShootSpec s;
+  s.prompt = "light grey backdrop, soft light";
+  s.count = 1;
+  s.overrides = {{"frame", {{"width", 256}, {"height", 320}}}, {"grain", {{"seed", n}}}};
+  return s.to_json();
+}
+
+// A subject with consent and two photos in the database; n jobs of theirs.
+std::vector<std::string> seed(const std::string& url, int n) {
+  open_pg_consent_store(url)->grant("p05", "Person Five", "", {"portraits", "likeness"}, 30, {"personal"});
+  PgJobQueue q(url);
+  for (const char* f : {"person05_1.jpg", "person05_2.jpg"})
+    q.add_photo("u1", "p05", f, likeness::testing::read_bytes(likeness::testing::people(f)));
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) ids.push_back(q.submit("u1", "p05", small_spec(i)).id);
+  return ids;
+}
+
+int count(pg::Connection& c, const std::string& sql) { return int(c.exec(sql).number(0, 0)); }
+
+// Waits until no job is queued or running (or the limit passes).
+bool settle(pg::Connection& c, int seconds) {
+  for (int i = 0; i < seconds * 4; ++i) {
+    try {
+      if (count(c, "SELECT count(*) FROM jobs WHERE state IN ('queued','running')") == 0) return true;
+    } catch (const Error&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+// Every job done, each once: one portrait per job, made by one worker, and
+// every output's bytes match their digest.
+void expect_each_done_once(pg::Connection& c, int jobs) {
+  EXPECT_EQ(count(c, "SELECT count(*) FROM jobs WHERE state='done'"), jobs)
+      << c.exec(
+              "SELECT string_agg(id || ' ' || state || ' ' || coalesce(error::text, ''), '; ') FROM jobs "
+              "WHERE state <> 'done'")
+             .text(0, 0);
+  EXPECT_EQ(count(c, "SELECT count(*) FROM outputs WHERE kind='portrait'"), jobs);
+  EXPECT_EQ(count(c,
+                  "SELECT count(*) FROM (SELECT job FROM outputs GROUP BY job HAVING count(DISTINCT made_by) > 1 "
+                  "OR count(*) FILTER (WHERE kind='portrait') <> 1) d"),
+            0);
+  EXPECT_EQ(c.exec("SELECT bool_and(sha256 = encode(sha256(bytes), 'hex')) FROM outputs").text(0, 0), "t");
+}
+
+}  // namespace
+
+// Three workers, forty jobs; one worker killed with SIGKILL while it holds a
+// job: that job is leased again once its lease expires and finishes once.
+TEST(Workers, ThreeWorkersFortyJobsAndOneKilledMidJob) {
+  PgServer pg;
+  const std::string url = pg.create_database("studio");
+  const std::vector<std::string> ids = seed(url, 40);
+  pg::Connection c(url);
+  std::vector<std::unique_ptr<WorkerProcess>> workers;
+  for (const char* n : {"w1", "w2", "w3"}) workers.push_back(std::make_unique<WorkerProcess>(url, n, 4));
+  // Kill w1 in the middle of a job of its own, after a few jobs are done.
+  std::string killed_job;
+  for (int i = 0; i < 2400 && killed_job.empty(); ++i) {
+    if (count(c, "SELECT count(*) FROM jobs WHERE state='done'") >= 3) {
+      const pg::Result r =
+          c.exec("SELECT id FROM jobs WHERE state='running' AND lease_owner LIKE 'w1/%' AND progress ? 'stage'");
+      if (r.rows() == 1) {
+        killed_job = r.text(0, 0);
+        workers[0]->stop(SIGKILL);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(killed_job.empty()) << "w1 never held a job: " << workers[0]->log();
+  ASSERT_TRUE(settle(c, 600)) << "jobs still waiting after 10 minutes";
+  expect_each_done_once(c, 40);
+  const pg::Result k = c.exec(
+      "SELECT state, attempts, (SELECT min(made_by) FROM outputs WHERE job=$1) FROM jobs "
+      "WHERE id=$1",
+      {killed_job});
+  EXPECT_EQ(k.text(0, 0), "done");
+  EXPECT_EQ(k.number(0, 1), 2) << "leased again once, after the lease expired";
+  EXPECT_NE(k.text(0, 2).rfind("w1/", 0), 0u) << "finished by a live worker";
+  EXPECT_EQ(count(c, "SELECT count(*) FROM jobs WHERE attempts > 1"), 1) << "only the killed worker's job ran again";
+  EXPECT_GT(count(c, "SELECT count(DISTINCT made_by) FROM outputs"), 1);
+}
+
+// PostgreSQL stopped for 10 s in the middle of a run and started again: the
+// workers carry on by themselves; no job lost, none done twice.
+TEST(Workers, TheDatabaseGoneForTenSecondsLosesAndDoublesNothing) {
+  PgServer pg;
+  const std::string url = pg.create_database("studio");
+  seed(url, 8);
+  pg::Connection c(url);
+  WorkerProcess a(url, "a", 4), b(url, "b", 4);
+  for (int i = 0; i < 2400; ++i) {
+    if (count(c, "SELECT count(*) FROM jobs WHERE state='done'") >= 2 &&
+        count(c, "SELECT count(*) FROM jobs WHERE state='running'") >= 1)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  pg.stop();
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  pg.start();
+  ASSERT_TRUE(settle(c, 600));
+  expect_each_done_once(c, 8);
+  EXPECT_EQ(count(c, "SELECT count(*) FROM jobs WHERE state='dead'"), 0);
+}

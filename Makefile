@@ -136,6 +136,12 @@ bench: models build
 
 # The service under load (tools/bench_serve.py): upload to first portrait,
 # job status and download requests per second (wrk), memory with 4 jobs.
+# Workers on PostgreSQL (bench/workers_bench.cpp): jobs per minute with one
+# worker of two threads and two of one, queue latency, pick-up time.
+.PHONY: bench-workers
+bench-workers: models build
+	$(BUILD)/workers_bench $(BUILD)/likeness ../shared/faces 12
+
 .PHONY: bench-serve
 bench-serve: models build
 	/usr/bin/python3 tools/bench_serve.py $(BUILD)/likeness ../shared/faces

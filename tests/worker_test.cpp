@@ -169,4 +169,10 @@ TEST(Workers, TheDatabaseGoneForTenSecondsLosesAndDoublesNothing) {
   ASSERT_TRUE(settle(c, 600));
   expect_each_done_once(c, 8);
   EXPECT_EQ(count(c, "SELECT count(*) FROM jobs WHERE state='dead'"), 0);
+  // One portrait as a worker made it, to look at.
+  const pg::Result p = c.exec("SELECT bytes FROM outputs WHERE kind='portrait' ORDER BY id LIMIT 1", {}, true);
+  ASSERT_EQ(p.rows(), 1);
+  const std::string path = likeness::testing::temp_dir("worker-portrait") + "/portrait.jpg";
+  likeness::testing::write_bytes(path, p.bytes(0, 0));
+  std::printf("a worker's portrait: %s\n", path.c_str());
 }

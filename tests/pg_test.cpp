@@ -144,6 +144,24 @@ TEST(Pg, ADatabaseThatGoesAwayIsUnavailableAndTheStoreRecoversByItself) {
   EXPECT_EQ(store->latest("cy").subject, "cy");
 }
 
+// Many workers purge on a schedule: one at a time, the others skip.
+TEST(Pg, OnePurgeAtATime) {
+  const std::string url = fresh_db("purge_once");
+  auto store = open_pg_consent_store(url);
+  store->grant("kit", "Kit", "", {"portraits"}, 30, {"personal"});
+  store->withdraw("kit");
+  pg::Connection holder(url);
+  ASSERT_EQ(holder.exec("SELECT pg_try_advisory_lock(1886745203)").text(0, 0), "t");
+  EXPECT_FALSE(purge_pg_once(url)) << "another purge holds the lock";
+  EXPECT_FALSE(store->latest("kit").id.empty());
+  holder.exec("SELECT pg_advisory_unlock(1886745203)");
+  const auto out = purge_pg_once(url);
+  ASSERT_TRUE(out);
+  ASSERT_EQ(out->size(), 1u);
+  EXPECT_EQ((*out)[0]["subject"], "kit");
+  EXPECT_TRUE(store->latest("kit").id.empty());
+}
+
 TEST(Pg, NoServerAtTheAddressIsUnavailableAtOnce) {
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(code_of([&] { open_pg_consent_store("postgresql://likeness@127.0.0.1:1/none"); }), ErrorCode::unavailable);

@@ -113,6 +113,20 @@ void expect_each_done_once(pg::Connection& c, int jobs) {
 
 }  // namespace
 
+// A worker without a database to work for says so, with the exit codes
+// scripts rely on: 7 unreachable, 2 usage.
+TEST(Workers, NoDatabaseIsExitCode7AndAMissingFlagIs2) {
+  auto status_of = [](const std::string& args) {
+    const int s = std::system((std::string(LIKENESS_CLI) + " worker " + args + " > /dev/null 2>&1").c_str());
+    return WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(status_of("--db postgresql://likeness@127.0.0.1:1/none"), 7);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << "no hang";
+  EXPECT_EQ(status_of(""), 2);
+  EXPECT_EQ(status_of("--db postgresql://x@127.0.0.1:1/y --jobs 0"), 2);
+}
+
 // Three workers, forty jobs; one worker killed with SIGKILL while it holds a
 // job: that job is leased again once its lease expires and finishes once.
 TEST(Workers, ThreeWorkersFortyJobsAndOneKilledMidJob) {

@@ -3,6 +3,7 @@
 // likeness worker --db). The schema is created and migrated by the binary.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,10 @@ namespace likeness {
 // Keeps no local folder: a job's analyses stay with the job. A database
 // that cannot be reached is Error{unavailable}; the next call tries again.
 std::unique_ptr<ConsentStore> open_pg_consent_store(const std::string& url);
+
+// purge() on the database at `url` if no other process is purging it now
+// (an advisory lock: many workers, one purge at a time); nullopt if one is.
+std::optional<json> purge_pg_once(const std::string& url);
 
 // Migrates the database at `url` to the newest schema; the versions applied.
 std::vector<int> migrate_pg(const std::string& url);

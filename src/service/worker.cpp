@@ -272,12 +272,27 @@ int run_worker(const WorkerOptions& given) {
   Worker worker(opt, *consent);
   std::vector<std::thread> slots;
   for (int i = 0; i < opt.jobs; ++i) slots.emplace_back([&, i] { worker.slot(i, stopping, wake); });
+  // The purge on a schedule: hourly, whoever withdrew or whose retention
+  // ended is forgotten; one worker at a time does it (purge_pg_once).
+  std::thread purger([&] {
+    for (long s = 1; !stopping; ++s) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      if (s % 3600 != 60) continue;  // a minute after the start, then hourly
+      try {
+        if (const auto out = purge_pg_once(opt.db); out && !out->empty())
+          std::cout << "purged: " << out->dump() << std::endl;
+      } catch (const Error& e) {
+        std::cerr << "purge: " << e.what() << "\n";
+      }
+    }
+  });
   std::cout << "worker " << opt.name << " ready: " << opt.jobs << " job(s) at once, " << opt.threads_per_job
             << " thread(s) each" << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   stopping = true;
   for (auto& t : slots) t.join();
+  purger.join();
   return 0;
 }
 

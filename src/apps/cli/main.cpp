@@ -39,7 +39,8 @@ namespace {
 
 constexpr const char* kExitCodes =
     "Exit codes: 0 ok, 1 internal error (missing model, disk), 2 usage, 3 bad input (unreadable image, no face, "
-    "no usable photo; verify: no manifest), 4 verify: invalid or tampered, 5 no valid consent record, 6 cancelled.";
+    "no usable photo; verify: no manifest), 4 verify: invalid or tampered, 5 no valid consent record, 6 cancelled, "
+    "7 the shared database (PostgreSQL) cannot be reached.";
 
 // --<stage>-<key> flags for every declared parameter.
 struct StageFlags {

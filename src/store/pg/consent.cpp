@@ -145,6 +145,14 @@ std::unique_ptr<ConsentStore> open_pg_consent_store(const std::string& url) {
   return std::make_unique<PgConsentStore>(url);
 }
 
+std::optional<json> purge_pg_once(const std::string& url) {
+  PgConsentStore store(url);
+  pg::Connection lock(url);
+  // Session-level: held while this connection lives ("purge" in ASCII).
+  if (lock.exec("SELECT pg_try_advisory_lock(1886745203)").text(0, 0) != "t") return std::nullopt;
+  return store.purge();
+}
+
 std::vector<int> migrate_pg(const std::string& url) {
   pg::Connection c(url);
   return pg::migrate(c);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "likeness/hash.hpp"  // random_id
+
 namespace likeness {
 
 using json = nlohmann::json;
@@ -89,8 +91,5 @@ class ServiceStore {
 
 // The embedded default: <data>/service.db (WAL, synchronous=FULL).
 std::unique_ptr<ServiceStore> open_sqlite_service_store(const std::string& path);
-
-// A random id: prefix + 20 hex digits (80 bits).
-std::string random_id(const std::string& prefix);
 
 }  // namespace likeness

@@ -1,6 +1,7 @@
 #include "likeness/hash.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <fstream>
 
@@ -60,5 +61,14 @@ std::string sha256_file(const std::string& path) {
   }
   return h.hex();
 }
+
+std::string random_bytes(size_t n) {
+  std::string b(n, '\0');
+  if (n && RAND_bytes(reinterpret_cast<unsigned char*>(b.data()), int(n)) != 1)
+    throw Error(ErrorCode::internal, "the system has no randomness to give");
+  return b;
+}
+
+std::string random_id(const std::string& prefix, size_t bytes) { return prefix + to_hex(random_bytes(bytes)); }
 
 }  // namespace likeness

@@ -7,7 +7,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -34,11 +33,11 @@ uint32_t get32(const std::string& s, size_t at) {
 uint16_t get16(const std::string& s, size_t at) { return uint16_t((uint8_t(s[at]) << 8) | uint8_t(s[at + 1])); }
 
 std::string uuid4() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
+  std::string r = random_bytes(16);
+  auto* b = reinterpret_cast<unsigned char*>(r.data());
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  const std::string h = to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+  const std::string h = to_hex(r);
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
 }
 

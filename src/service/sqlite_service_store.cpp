@@ -2,7 +2,6 @@
 // secure_delete, versioned migrations; one connection behind a lock.
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <mutex>
@@ -17,21 +16,11 @@ namespace likeness {
 using sql::now_iso;
 using sql::Stmt;
 
-std::string random_id(const std::string& prefix) {
-  unsigned char b[10];
-  if (RAND_bytes(b, sizeof b) != 1) throw Error(ErrorCode::internal, "no randomness for an id");
-  return prefix + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
-}
-
 namespace {
 
 constexpr int kPbkdf2Iterations = 120000;
 
-std::string random_secret() {
-  unsigned char b[32];
-  if (RAND_bytes(b, sizeof b) != 1) throw Error(ErrorCode::internal, "no randomness for a secret");
-  return to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
-}
+std::string random_secret() { return to_hex(random_bytes(32)); }
 
 std::string pbkdf2(const std::string& password, const std::string& salt) {
   unsigned char out[32];

@@ -1,7 +1,6 @@
 #include "likeness/output_job.hpp"
 
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -65,12 +64,6 @@ bool same_inode(const std::string& path, unsigned long long dev, unsigned long l
   return ::stat(path.c_str(), &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-std::string random_id() {
-  unsigned char b[8];
-  RAND_bytes(b, sizeof b);
-  return "job_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
-}
-
 }  // namespace
 
 std::string OutputJob::check_folder(Store& store, const std::string& subject, const std::string& out_dir) {
@@ -108,7 +101,7 @@ OutputJob::OutputJob(Store& store, const std::string& subject, const std::string
   fs::create_directories(out.parent_path(), ec);
   if (ec) throw Error(ErrorCode::internal, "cannot create " + out.parent_path().string() + ": " + ec.message());
 
-  id_ = random_id();
+  id_ = random_id("job_", 8);
   staging_ = (out.parent_path() / ("." + out.filename().string() + ".likeness-" + id_)).string();
   lock_fd_ = take_lock(id_, true);
   if (lock_fd_ < 0)

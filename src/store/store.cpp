@@ -1,6 +1,5 @@
 #include "likeness/store.hpp"
 
-#include <openssl/rand.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -180,9 +179,7 @@ ConsentRecord new_consent_record(const std::string& subject, const std::string& 
     if (std::find(std::begin(kUses), std::end(kUses), u) == std::end(kUses))
       throw Error(ErrorCode::usage, "unknown use '" + u + "' (personal, commercial)");
   ConsentRecord r;
-  unsigned char b[8];
-  RAND_bytes(b, sizeof b);
-  r.id = "cr_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+  r.id = random_id("cr_", 8);
   r.subject = subject;
   r.given_by = by;
   r.on_behalf_of = on_behalf_of;

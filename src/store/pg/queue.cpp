@@ -1,4 +1,3 @@
-#include <openssl/rand.h>
 
 #include <mutex>
 
@@ -10,12 +9,6 @@
 namespace likeness {
 
 namespace {
-
-std::string new_job_id() {
-  unsigned char b[12];
-  RAND_bytes(b, sizeof b);
-  return "job_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
-}
 
 std::string seconds(double s) { return std::to_string(s) + " seconds"; }
 
@@ -63,7 +56,7 @@ Submitted PgJobQueue::submit(const std::string& owner, const std::string& subjec
   std::lock_guard<std::mutex> lock(impl_->mu);
   Submitted out;
   impl_->db.transaction([&] {
-    const std::string id = new_job_id();
+    const std::string id = random_id("job_", 12);
     const pg::Param k = key.empty() ? pg::Param{} : pg::Param{key};
     const pg::Result r = impl_->db.exec(
         "INSERT INTO jobs (id, owner, subject, spec, idempotency_key, state, max_attempts) "
@@ -210,9 +203,7 @@ bool PgJobQueue::cancel(const std::string& id, const std::string& owner) {
 std::string PgJobQueue::add_photo(const std::string& owner, const std::string& subject, const std::string& name,
                                   const std::string& bytes) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  unsigned char b[10];
-  RAND_bytes(b, sizeof b);
-  const std::string id = "p_" + to_hex(std::string_view(reinterpret_cast<const char*>(b), sizeof b));
+  const std::string id = random_id("p_");
   impl_->db.exec_bytes("INSERT INTO photos (id, owner, subject, name, sha256, bytes) VALUES ($1,$2,$3,$4,$5,$6)",
                        {id, owner, subject, name, sha256_hex(bytes), bytes}, {false, false, false, false, false, true});
   return id;

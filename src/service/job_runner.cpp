@@ -32,7 +32,7 @@ json error_json(const std::string& code, const std::string& message) { return {{
 
 }  // namespace
 
-JobRunner::JobRunner(ServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt)
+JobRunner::JobRunner(EmbeddedServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt)
     : db_(db), consent_(consent), files_(files), opt_(std::move(opt)) {}
 
 JobRunner::~JobRunner() {
@@ -81,7 +81,9 @@ JobRow JobRunner::submit(const JobRow& job, bool* created) {
   return row;
 }
 
-void JobRunner::cancel(const std::string& id) {
+void JobRunner::cancel(const std::string& user, const std::string& id) {
+  const auto job = db_.job(user, id);
+  if (!job) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (auto it = running_.find(id); it != running_.end()) it->second->store(true);
@@ -89,7 +91,8 @@ void JobRunner::cancel(const std::string& id) {
   if (db_.transition(id, "queued", "cancelled", error_json("cancelled", "cancelled before it started"))) notify();
 }
 
-void JobRunner::stop_subject(const std::string& subject, int timeout_ms) {
+void JobRunner::stop_subject(const std::string& subject) {
+  constexpr int timeout_ms = 60000;
   for (const JobRow& j : db_.jobs_in_state("queued"))
     if (j.subject == subject) db_.transition(j.id, "queued", "cancelled", error_json("cancelled", "subject deleted"));
   std::unique_lock<std::mutex> lock(mu_);
@@ -169,9 +172,10 @@ void JobRunner::run(const JobRow& job) {
   const ThreadBudget budget(ctx.threads);
   // Progress in the store (what GET /api/jobs/{id} and the event stream
   // read), at most every 100 ms or at a stage change.
-  const std::vector<PhotoRow> photos = db_.photos(job.subject);
+  const LocalPhotos local = db_.local_photos(job.subject);
   std::vector<std::pair<std::string, std::string>> names;  // stored file name, uploaded name
-  for (const PhotoRow& p : photos) names.emplace_back(fs::path(p.file).filename().string(), p.name);
+  for (size_t i = 0; i < local.rows().size(); ++i)
+    names.emplace_back(fs::path(local.files()[i]).filename().string(), local.rows()[i].name);
   ProgressMapper progress(names, [&](const json& p) {
     db_.set_progress(job.id, p);
     notify();
@@ -180,8 +184,7 @@ void JobRunner::run(const JobRow& job) {
   try {
     ShootSpec spec = ShootSpec::from_json(job.spec);
     spec.subject = job.subject;
-    std::vector<std::string> files;
-    for (const PhotoRow& p : photos) files.push_back((fs::path(opt_.data_dir) / p.file).string());
+    const std::vector<std::string>& files = local.files();
     if (files.empty()) throw Error(ErrorCode::bad_input, "the person has no photos yet: upload 1 to 20 first");
     const ShootPlan plan = plan_shoot(spec, files, ctx);
     ctx.check_cancel();

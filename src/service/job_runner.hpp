@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "job_control.hpp"
 #include "likeness/service_store.hpp"
 #include "likeness/store.hpp"
 
@@ -24,30 +25,26 @@ struct RunnerOptions {
   int max_queued = 16;      // a fuller queue answers 429
 };
 
-class JobRunner {
+class JobRunner final : public JobControl {
  public:
   // Consent is checked in `consent`, the files' journal kept in `files`
   // (the embedded store: the output folders are on this machine).
-  JobRunner(ServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt);
+  JobRunner(EmbeddedServiceStore& db, ConsentStore& consent, Store& files, RunnerOptions opt);
   ~JobRunner();  // stops the workers; running jobs are cancelled and left to re-run after a restart
 
   // Jobs that were running when the process died: queued again once (a
   // second interruption fails them), then the workers start.
   json recover_and_start();
 
-  // A new job (or the same key's job); ServiceError 429 when the queue is full.
-  JobRow submit(const JobRow& job, bool* created);
+  JobRow submit(const JobRow& job, bool* created) override;
   // Raises the job's cancel flag (a running job stops at its next stage);
   // a queued job is cancelled at once.
-  void cancel(const std::string& id);
-  // Cancels the subject's running jobs and waits (up to `timeout_ms`) until
+  void cancel(const std::string& user, const std::string& id) override;
+  // Cancels the subject's running jobs and waits (up to a minute) until
   // none runs, so deleting the subject follows the last write.
-  void stop_subject(const std::string& subject, int timeout_ms = 60000);
-
-  // Waits until any job's state or progress changes after `seen` (or the
-  // timeout passes); returns the new change count.
-  unsigned long long wait_change(unsigned long long seen, int timeout_ms);
-  unsigned long long changes();
+  void stop_subject(const std::string& subject) override;
+  unsigned long long wait_change(unsigned long long seen, int timeout_ms) override;
+  unsigned long long changes() override;
   int queue_limit() const { return opt_.max_queued; }
 
  private:
@@ -55,7 +52,7 @@ class JobRunner {
   void run(const JobRow& job);
   void notify();
 
-  ServiceStore& db_;
+  EmbeddedServiceStore& db_;
   ConsentStore& consent_;
   Store& files_;
   RunnerOptions opt_;

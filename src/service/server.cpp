@@ -172,8 +172,8 @@ struct Part {
 
 class Api {
  public:
-  Api(ServiceStore& db, ConsentStore& consent, JobRunner& runner, const ServeOptions& opt)
-      : db_(db), consent_(consent), runner_(runner), opt_(opt) {}
+  Api(ServiceStore& db, ConsentStore& consent, JobControl& jobs, const ServeOptions& opt)
+      : db_(db), consent_(consent), jobs_(jobs), opt_(opt) {}
 
   void install(httplib::Server& svr);
 
@@ -317,7 +317,9 @@ class Api {
   // advice, and the set's coverage hints and baseline. The analyses are
   // kept in the subject's folder (consent covers it).
   json photos_report(const std::string& subject) {
-    const std::vector<PhotoRow> rows = db_.photos(subject);
+    const LocalPhotos local = db_.local_photos(subject);
+    const std::vector<PhotoRow>& rows = local.rows();
+    const std::vector<std::string>& files = local.files();
     json photos = json::array();
     json set_json = {{"usable", 0},
                      {"coverage", json::object()},
@@ -325,10 +327,9 @@ class Api {
                      {"advice", json::array()},
                      {"baseline", nullptr}};
     if (rows.empty()) return {{"photos", photos}, {"set", set_json}};
-    std::vector<std::string> files;
-    for (const auto& r : rows) files.push_back((fs::path(data_dir()) / r.file).string());
     JobContext ctx;
     ctx.threads = 2;
+    ctx.consent = &consent_;
     const SetCheck set = check_references(files, ctx, subject, "likeness");
     for (size_t i = 0; i < rows.size(); ++i) {
       const PhotoRow& r = rows[i];
@@ -386,16 +387,7 @@ class Api {
     return out;
   }
 
-  void send_file(Response& res, const OutputRow& o) {
-    const std::string path = (fs::path(data_dir()) / o.file).string();
-    std::string bytes;
-    try {
-      bytes = read_file(path, 200u << 20);
-    } catch (const Error&) {
-      throw ServiceError(404, "not_found", "the file is gone (deleted with its person?)");
-    }
-    res.set_content(bytes, mime_of(o.name));
-  }
+  void send_file(Response& res, const OutputRow& o) { res.set_content(db_.output_bytes(o), mime_of(o.name)); }
 
   OutputRow sibling(const OutputRow& portrait, const std::string& kind) {
     for (const OutputRow& o : db_.outputs(portrait.job))
@@ -438,28 +430,15 @@ class Api {
   }
 
   json delete_subject(const std::string& id) {
-    runner_.stop_subject(id);
+    jobs_.stop_subject(id);
     json removed = consent_.forget(id);
-    const std::vector<std::string> files = db_.delete_subject(id);
-    size_t extra = 0;
-    std::set<std::string> dirs;
-    for (const auto& rel : files) {
-      std::error_code ec;
-      const fs::path p = fs::path(data_dir()) / rel;
-      if (fs::remove(p, ec)) ++extra;
-      dirs.insert(p.parent_path().string());
-    }
-    for (const auto& d : dirs) {
-      std::error_code ec;
-      if (fs::path(d).parent_path().filename() == "outputs") fs::remove_all(d, ec);
-    }
-    removed["service_files"] = extra;
+    removed["service_files"] = db_.delete_subject(id);
     return removed;
   }
 
   ServiceStore& db_;
   ConsentStore& consent_;
-  JobRunner& runner_;
+  JobControl& jobs_;
   const ServeOptions& opt_;
 };
 
@@ -597,7 +576,7 @@ void Api::install(httplib::Server& svr) {
   });
   del(svr, R"(/api/subjects/([A-Za-z0-9_]+)/consent)", [this](const Request& req, Response& res, const Auth& a) {
     const SubjectRow s = own_subject(a, req.matches[1]);
-    runner_.stop_subject(s.id);
+    jobs_.stop_subject(s.id);
     if (!consent_.withdraw(s.id)) throw ServiceError(404, "not_found", "no active consent to withdraw");
     send_json(res, 200, consent_json(consent_.latest(s.id)));
   });
@@ -606,13 +585,12 @@ void Api::install(httplib::Server& svr) {
   upload(svr, R"(/api/subjects/([A-Za-z0-9_]+)/photos)", "photos", 20,
          [this](const Request& req, Response& res, const Auth& a, const std::vector<Part>& parts) {
            const SubjectRow s = own_subject(a, req.matches[1]);
-           ConsentStore& store = consent_;
-           store.require(s.id, "likeness");  // nothing is processed or kept before consent
+           consent_.require(s.id, "likeness");  // nothing is processed or kept before consent
            if (db_.photos(s.id).size() + parts.size() > 20)
              throw ServiceError(400, "usage", "likeness takes 1 to 20 photos of one person");
            // Every file decodes before any is kept: a bad one and the request keeps nothing.
            std::vector<PhotoRow> rows;
-           std::vector<std::pair<std::string, const std::string*>> writes;
+           std::vector<const std::string*> bytes;
            for (const Part& p : parts) {
              DecodeLimits limits;
              limits.max_bytes = opt_.max_photo;
@@ -624,21 +602,15 @@ void Api::install(httplib::Server& svr) {
              r.name = p.name;
              std::string ext = lower_extension(p.name);
              if (ext.empty() || ext.size() > 5) ext = d.format == "jpeg" ? "jpg" : d.format;
-             r.file =
-                 fs::relative(fs::path(store.subject_dir(s.id)) / "photos" / (r.id + "." + ext), data_dir()).string();
+             r.file = r.id + "." + ext;  // the name to keep it under; the store says where
              r.sha256 = sha256_hex(p.bytes);
              const bool turned = d.orientation >= 5 && d.orientation <= 8;
              r.width = turned ? d.source_height : d.source_width;
              r.height = turned ? d.source_width : d.source_height;
              rows.push_back(r);
-             writes.emplace_back((fs::path(data_dir()) / r.file).string(), &p.bytes);
+             bytes.push_back(&p.bytes);
            }
-           for (const auto& [path, bytes] : writes) {
-             std::error_code ec;
-             fs::create_directories(fs::path(path).parent_path(), ec);
-             write_file_atomic(path, *bytes);
-           }
-           db_.add_photos(rows);
+           db_.add_photos(std::move(rows), bytes);
            send_json(res, 201, photos_report(s.id));
          });
   get(svr, R"(/api/subjects/([A-Za-z0-9_]+)/photos)", [this](const Request& req, Response& res, const Auth& a) {
@@ -652,16 +624,13 @@ void Api::install(httplib::Server& svr) {
     if (!p) throw ServiceError(404, "not_found", "no such photo");
     DecodeLimits limits;
     limits.shrink_to = 640;
-    const DecodedImage d =
-        decode_image_bytes(read_file((fs::path(data_dir()) / p->file).string(), 200u << 20), p->name, limits);
+    const DecodedImage d = decode_image_bytes(db_.photo_bytes(*p), p->name, limits);
     res.set_content(encode_image(fit_into(d.bgr, cv::Size(320, 320)), ImageFormat::jpeg, 85), "image/jpeg");
   });
   del(svr, R"(/api/photos/([A-Za-z0-9_]+))", [this](const Request& req, Response& res, const Auth& a) {
     const auto p = db_.photo(a.user, req.matches[1]);
     if (!p) throw ServiceError(404, "not_found", "no such photo");
-    db_.delete_photo(p->id);
-    std::error_code ec;
-    fs::remove(fs::path(data_dir()) / p->file, ec);
+    db_.delete_photo(*p);
     res.status = 204;
   });
 
@@ -683,7 +652,7 @@ void Api::install(httplib::Server& svr) {
     row.idem_key = req.get_header_value("Idempotency-Key");
     if (row.idem_key.size() > 200) throw ServiceError(400, "usage", "the Idempotency-Key is over 200 characters");
     bool created = false;
-    const JobRow j = runner_.submit(row, &created);
+    const JobRow j = jobs_.submit(row, &created);
     send_json(res, created ? 202 : 200, job_json(j));
   });
   get(svr, "/api/jobs", [this](const Request& req, Response& res, const Auth& a) {
@@ -701,7 +670,7 @@ void Api::install(httplib::Server& svr) {
   post(svr, R"(/api/jobs/([A-Za-z0-9_]+)/cancel)", [this](const Request& req, Response& res, const Auth& a) {
     const auto j = db_.job(a.user, req.matches[1]);
     if (!j) throw ServiceError(404, "not_found", "no such job");
-    runner_.cancel(j->id);
+    jobs_.cancel(a.user, j->id);
     send_json(res, 200, job_json(*db_.job(a.user, j->id)));
   });
   get(svr, R"(/api/jobs/([A-Za-z0-9_]+)/contact-sheet)", [this](const Request& req, Response& res, const Auth& a) {
@@ -717,7 +686,7 @@ void Api::install(httplib::Server& svr) {
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Accel-Buffering", "no");
     const std::string user = a.user, id = j->id;
-    auto seen = std::make_shared<unsigned long long>(runner_.changes());
+    auto seen = std::make_shared<unsigned long long>(jobs_.changes());
     auto last = std::make_shared<std::string>();
     res.set_chunked_content_provider(
         "text/event-stream", [this, user, id, seen, last](size_t, httplib::DataSink& sink) {
@@ -744,7 +713,7 @@ void Api::install(httplib::Server& svr) {
             return true;
           }
           const unsigned long long before = *seen;
-          *seen = runner_.wait_change(before, 15000);
+          *seen = jobs_.wait_change(before, 15000);
           if (*seen == before) {
             const std::string keep = ": still working\n\n";
             if (!sink.write(keep.data(), keep.size())) return false;
@@ -794,8 +763,8 @@ void Api::install(httplib::Server& svr) {
          [this](const Request& req, Response& res, const Auth& a, const std::vector<Part>& parts) {
            const SubjectRow s = own_subject(a, req.matches[1]);
            consent_.require(s.id, "likeness");
-           std::vector<std::string> refs;
-           for (const PhotoRow& p : db_.photos(s.id)) refs.push_back((fs::path(data_dir()) / p.file).string());
+           const LocalPhotos local = db_.local_photos(s.id);
+           const std::vector<std::string>& refs = local.files();
            if (refs.empty()) throw ServiceError(400, "usage", "upload the person's own photos first");
            const fs::path tmp = fs::path(data_dir()) / "tmp" / random_id("rank_");
            struct Cleanup {
@@ -872,46 +841,10 @@ sigset_t stop_signals() {
   return set;
 }
 
-}  // namespace
-
-int serve(const ServeOptions& given) {
-  ServeOptions opt = given;
-  if (!opt.data_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(opt.data_dir, ec);
-    ::setenv("LIKENESS_DATA", fs::absolute(opt.data_dir).c_str(), 1);
-  }
-  const std::string data = data_dir();
-  if (opt.web_dir.empty()) opt.web_dir = LIKENESS_WEB_DIR;
-  const int cores = std::max(1u, std::thread::hardware_concurrency());
-  if (opt.workers <= 0) opt.workers = std::max(1, cores / 2);
-  if (opt.threads_per_job <= 0) opt.threads_per_job = std::max(1, cores / opt.workers);
-  set_image_io_threads(opt.threads_per_job);  // each job's decodes and encodes (a per-pipeline cap)
-
-  // A client that goes away mid-response is an error on that write, not
-  // the end of the process.
-  ::signal(SIGPIPE, SIG_IGN);
-  // Signals go to the thread that waits for them, not to the workers.
-  sigset_t signals = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  // One machine: the embedded store holds consent and the output folders'
-  // journal. Everything below reaches consent through the interface.
-  Store& store = Store::open();
-  store.recover();
-  ConsentStore& consent = store;
-  consent.purge();
-  std::unique_ptr<ServiceStore> db = open_sqlite_service_store((fs::path(data) / "service.db").string());
-  // Rows of people the purge forgot (withdrawn or expired consent) go too.
-  auto sweep = [&] {
-    for (const auto& id : db->all_subject_ids())
-      if (consent.latest(id).id.empty() && !db->photos(id).empty()) db->delete_subject(id);
-  };
-  sweep();
-  RunnerOptions ro{data, opt.workers, opt.threads_per_job, opt.max_queued};
-  JobRunner runner(*db, consent, store, ro);
-  const json recovered = runner.recover_and_start();
-
+// The HTTP side, whichever stores stand behind it: serves until SIGINT or
+// SIGTERM. `purge` runs hourly.
+int run_http(const ServeOptions& opt, ServiceStore& db, ConsentStore& consent, JobControl& jobs,
+             const std::function<void()>& purge, sigset_t signals, const json& recovered) {
   httplib::Server svr;
   svr.new_task_queue = [] { return new httplib::ThreadPool(32); };
   svr.set_payload_max_length(opt.max_upload + (1u << 20));
@@ -959,7 +892,7 @@ int serve(const ServeOptions& given) {
     }
     send_error(res, 500, "internal", what);
   });
-  Api api(*db, consent, runner, opt);
+  Api api(db, consent, jobs, opt);
   api.install(svr);
   if (fs::is_directory(opt.web_dir)) svr.set_mount_point("/", opt.web_dir);
   svr.set_file_extension_and_mimetype_mapping("mjs", "text/javascript");
@@ -978,8 +911,7 @@ int serve(const ServeOptions& given) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       if (seconds % 3600 != 0) continue;
       try {
-        consent.purge();
-        sweep();
+        purge();
       } catch (const std::exception& e) {
         std::cerr << "purge: " << e.what() << "\n";
       }
@@ -999,6 +931,54 @@ int serve(const ServeOptions& given) {
   stopper.join();
   purger.join();
   return 0;
+}
+
+}  // namespace
+
+int serve(const ServeOptions& given) {
+  ServeOptions opt = given;
+  if (!opt.data_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(opt.data_dir, ec);
+    ::setenv("LIKENESS_DATA", fs::absolute(opt.data_dir).c_str(), 1);
+  }
+  const std::string data = data_dir();
+  if (opt.web_dir.empty()) opt.web_dir = LIKENESS_WEB_DIR;
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  if (opt.workers <= 0) opt.workers = std::max(1, cores / 2);
+  if (opt.threads_per_job <= 0) opt.threads_per_job = std::max(1, cores / opt.workers);
+  set_image_io_threads(opt.threads_per_job);  // each job's decodes and encodes (a per-pipeline cap)
+
+  // A client that goes away mid-response is an error on that write, not
+  // the end of the process.
+  ::signal(SIGPIPE, SIG_IGN);
+  // Signals go to the thread that waits for them, not to the workers.
+  sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // One machine: the embedded store holds consent and the output folders'
+  // journal. Everything below reaches consent through the interface.
+  Store& store = Store::open();
+  store.recover();
+  ConsentStore& consent = store;
+  consent.purge();
+  std::unique_ptr<EmbeddedServiceStore> db = open_sqlite_service_store(data, store);
+  // Rows of people the purge forgot (withdrawn or expired consent) go too.
+  auto sweep = [&] {
+    for (const auto& id : db->all_subject_ids())
+      if (consent.latest(id).id.empty() && !db->photos(id).empty()) db->delete_subject(id);
+  };
+  sweep();
+  RunnerOptions ro{data, opt.workers, opt.threads_per_job, opt.max_queued};
+  JobRunner runner(*db, consent, store, ro);
+  const json recovered = runner.recover_and_start();
+  return run_http(
+      opt, *db, consent, runner,
+      [&] {
+        consent.purge();
+        sweep();
+      },
+      signals, recovered);
 }
 
 }  // namespace likeness

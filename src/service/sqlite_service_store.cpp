@@ -1,14 +1,17 @@
 // The service's rows in SQLite (<data>/service.db): WAL, synchronous=FULL,
 // secure_delete, versioned migrations; one connection behind a lock.
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <mutex>
+#include <set>
 
 #include "../store/sqlite.hpp"
+#include "likeness/consent_store.hpp"
+#include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/service_store.hpp"
+#include "secrets.hpp"
 #include "service_error.hpp"
 
 namespace likeness {
@@ -18,16 +21,15 @@ using sql::Stmt;
 
 namespace {
 
-constexpr int kPbkdf2Iterations = 120000;
+namespace fs = std::filesystem;
 
-std::string random_secret() { return to_hex(random_bytes(32)); }
-
-std::string pbkdf2(const std::string& password, const std::string& salt) {
-  unsigned char out[32];
-  if (PKCS5_PBKDF2_HMAC(password.data(), int(password.size()), reinterpret_cast<const unsigned char*>(salt.data()),
-                        int(salt.size()), kPbkdf2Iterations, EVP_sha256(), sizeof out, out) != 1)
-    throw Error(ErrorCode::internal, "PBKDF2 failed");
-  return to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+// A stored file's bytes; a file deleted with its person is a 404.
+std::string stored_bytes(const fs::path& path) {
+  try {
+    return read_file(path.string(), 200u << 20);
+  } catch (const Error&) {
+    throw ServiceError(404, "not_found", "the file is gone (deleted with its person?)");
+  }
 }
 
 json parse_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json::parse(text, nullptr, false); }
@@ -83,9 +85,10 @@ PhotoRow photo_from(const Stmt& q) {
   return p;
 }
 
-class SqliteServiceStore final : public ServiceStore {
+class SqliteServiceStore final : public EmbeddedServiceStore {
  public:
-  explicit SqliteServiceStore(const std::string& path) {
+  SqliteServiceStore(const std::string& data, ConsentStore& files) : data_(data), files_(files) {
+    const std::string path = (data_ / "service.db").string();
     if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
       const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
@@ -125,33 +128,29 @@ class SqliteServiceStore final : public ServiceStore {
   UserRow create_user(const std::string& name, const std::string& password) override {
     Lock lock(mu_);
     UserRow u{random_id("u_"), name};
-    const std::string salt = random_secret();
-    const std::string hash = pbkdf2(password, salt);
+    const PasswordHash h = hash_password(password);
     Stmt f(db_, "SELECT 1 FROM users WHERE name=?");
     f.bind(1, name);
     if (f.step()) throw ServiceError(409, "conflict", "the name '" + name + "' is taken");
     Stmt q(db_, "INSERT INTO users VALUES (?,?,?,?,?)");
-    q.bind(1, u.id).bind(2, name).bind(3, salt).bind(4, hash).bind(5, now_iso());
+    q.bind(1, u.id).bind(2, name).bind(3, h.salt).bind(4, h.hash).bind(5, now_iso());
     q.step();
     return u;
   }
 
   std::optional<UserRow> check_password(const std::string& name, const std::string& password) override {
-    std::string id, salt, hash;
+    std::string id;
+    PasswordHash stored;
     {
       Lock lock(mu_);
       Stmt q(db_, "SELECT id, salt, hash FROM users WHERE name=?");
       q.bind(1, name);
-      if (!q.step()) {
-        pbkdf2(password, "no such user");  // the same work either way: no timing tells names apart
-        return std::nullopt;
+      if (q.step()) {
+        id = q.text(0);
+        stored = {q.text(1), q.text(2)};
       }
-      id = q.text(0);
-      salt = q.text(1);
-      hash = q.text(2);
     }
-    const std::string got = pbkdf2(password, salt);  // outside the lock: ~50 ms
-    if (got.size() != hash.size() || CRYPTO_memcmp(got.data(), hash.data(), got.size()) != 0) return std::nullopt;
+    if (!password_matches(password, stored)) return std::nullopt;  // outside the lock: ~50 ms
     return UserRow{id, name};
   }
 
@@ -239,7 +238,7 @@ class SqliteServiceStore final : public ServiceStore {
     return out;
   }
 
-  std::vector<std::string> delete_subject(const std::string& id) override {
+  size_t delete_subject(const std::string& id) override {
     Lock lock(mu_);
     std::vector<std::string> files;
     sql::transaction(db_, [&] {
@@ -256,19 +255,63 @@ class SqliteServiceStore final : public ServiceStore {
       }
     });
     sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-    return files;
+    // The files after the rows: a crash between leaves files no row names,
+    // which the consent store's forget (the subject's folder) removes.
+    size_t removed = 0;
+    std::set<fs::path> dirs;
+    for (const auto& rel : files) {
+      std::error_code ec;
+      const fs::path p = data_ / rel;
+      if (fs::remove(p, ec)) ++removed;
+      dirs.insert(p.parent_path());
+    }
+    for (const auto& d : dirs) {
+      std::error_code ec;
+      if (d.parent_path().filename() == "outputs") fs::remove_all(d, ec);
+    }
+    return removed;
   }
 
-  void add_photos(const std::vector<PhotoRow>& rows) override {
-    Lock lock(mu_);
-    sql::transaction(db_, [&] {
-      for (const auto& p : rows) {
-        Stmt q(db_, "INSERT INTO photos VALUES (?,?,?,?,?,?,?,?)");
-        q.bind(1, p.id).bind(2, p.subject).bind(3, p.name).bind(4, p.file).bind(5, p.sha256);
-        q.bind(6, p.width).bind(7, p.height).bind(8, p.created_at.empty() ? now_iso() : p.created_at);
-        q.step();
+  // Each photo as <subject's folder>/photos/<file>, written (atomically)
+  // before its row; if the rows cannot be kept, neither are the files.
+  void add_photos(std::vector<PhotoRow> rows, const std::vector<const std::string*>& bytes) override {
+    if (rows.size() != bytes.size()) throw Error(ErrorCode::internal, "add_photos: a row without its bytes");
+    std::vector<fs::path> written;
+    try {
+      for (size_t i = 0; i < rows.size(); ++i) {
+        PhotoRow& p = rows[i];
+        const fs::path path = fs::path(files_.subject_dir(p.subject)) / "photos" / fs::path(p.file).filename();
+        p.file = fs::relative(path, data_).string();
+        std::error_code ec;
+        fs::create_directories(path.parent_path(), ec);
+        write_file_atomic(path.string(), *bytes[i]);
+        written.push_back(path);
       }
-    });
+      Lock lock(mu_);
+      sql::transaction(db_, [&] {
+        for (const auto& p : rows) {
+          Stmt q(db_, "INSERT INTO photos VALUES (?,?,?,?,?,?,?,?)");
+          q.bind(1, p.id).bind(2, p.subject).bind(3, p.name).bind(4, p.file).bind(5, p.sha256);
+          q.bind(6, p.width).bind(7, p.height).bind(8, p.created_at.empty() ? now_iso() : p.created_at);
+          q.step();
+        }
+      });
+    } catch (...) {
+      for (const auto& f : written) {
+        std::error_code ec;
+        fs::remove(f, ec);
+      }
+      throw;
+    }
+  }
+
+  std::string photo_bytes(const PhotoRow& p) override { return stored_bytes(data_ / p.file); }
+
+  LocalPhotos local_photos(const std::string& subject) override {
+    std::vector<PhotoRow> rows = photos(subject);
+    std::vector<std::string> files;
+    for (const PhotoRow& p : rows) files.push_back((data_ / p.file).string());
+    return LocalPhotos(std::move(rows), std::move(files), "");
   }
 
   std::vector<PhotoRow> photos(const std::string& subject) override {
@@ -289,11 +332,15 @@ class SqliteServiceStore final : public ServiceStore {
     return photo_from(q);
   }
 
-  void delete_photo(const std::string& id) override {
-    Lock lock(mu_);
-    Stmt q(db_, "DELETE FROM photos WHERE id=?");
-    q.bind(1, id);
-    q.step();
+  void delete_photo(const PhotoRow& p) override {
+    {
+      Lock lock(mu_);
+      Stmt q(db_, "DELETE FROM photos WHERE id=?");
+      q.bind(1, p.id);
+      q.step();
+    }
+    std::error_code ec;
+    fs::remove(data_ / p.file, ec);
   }
 
   JobRow submit(const JobRow& job, bool* created) override {
@@ -443,16 +490,26 @@ class SqliteServiceStore final : public ServiceStore {
     return output_from(q);
   }
 
+  std::string output_bytes(const OutputRow& o) override { return stored_bytes(data_ / o.file); }
+
  private:
   using Lock = std::lock_guard<std::recursive_mutex>;
+  fs::path data_;
+  ConsentStore& files_;
   sqlite3* db_ = nullptr;
   std::recursive_mutex mu_;
 };
 
 }  // namespace
 
-std::unique_ptr<ServiceStore> open_sqlite_service_store(const std::string& path) {
-  return std::make_unique<SqliteServiceStore>(path);
+std::unique_ptr<EmbeddedServiceStore> open_sqlite_service_store(const std::string& data_dir, ConsentStore& files) {
+  return std::make_unique<SqliteServiceStore>(data_dir, files);
+}
+
+LocalPhotos::~LocalPhotos() {
+  if (scratch_.empty()) return;
+  std::error_code ec;
+  fs::remove_all(scratch_, ec);
 }
 
 }  // namespace likeness

@@ -17,50 +17,15 @@
 #include "likeness/pg_store.hpp"
 #include "likeness/studio.hpp"
 #include "pg_fixture.hpp"
+#include "service_client.hpp"
 #include "store/pg/pg.hpp"
 #include "testing.hpp"
 
 using namespace likeness;
 using likeness::testing::PgServer;
+using likeness::testing::WorkerProcess;
 
 namespace {
-
-// One `likeness worker` process; SIGTERM and reaped when it goes.
-class WorkerProcess {
- public:
-  WorkerProcess(const std::string& url, const std::string& name, double lease) : name_(name) {
-    log_ = likeness::testing::temp_dir("worker-log") + "/" + name + ".log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::freopen(log_.c_str(), "w", stdout);
-      std::freopen(log_.c_str(), "a", stderr);
-      const std::string lease_s = std::to_string(lease);
-      ::execl(LIKENESS_CLI, LIKENESS_CLI, "worker", "--db", url.c_str(), "--jobs", "1", "--threads-per-job", "1",
-              "--lease", lease_s.c_str(), "--name", name.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    // Ready when it says so (its consent store migrated and its slots up).
-    for (int i = 0; i < 600 && log().find("ready") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ~WorkerProcess() { stop(SIGTERM); }
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
-  std::string log() const {
-    std::ifstream f(log_);
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_, log_;
-  pid_t pid_ = -1;
-};
 
 json small_spec(int n) {
   ShootSpec s;

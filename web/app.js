@@ -278,6 +278,16 @@ async function start() {
     go('studio');
   });
   window.addEventListener('hashchange', route);
+  // Where the photos are kept, as the server says (a studio on several
+  // machines keeps them in its own database, not on this computer).
+  api
+    .health()
+    .then((h) => {
+      if (h.store === 'shared')
+        $('#where').textContent =
+          "likeness runs on your studio's own servers. Your photos are kept there and go nowhere else.";
+    })
+    .catch(() => {});
 
   try {
     await signedIn(await api.session());

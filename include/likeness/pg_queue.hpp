@@ -72,6 +72,10 @@ class PgJobQueue {
   // The owner's cancel: a queued job is cancelled now, a running one is
   // flagged for its worker. False if the job is not the owner's or ended.
   bool cancel(const std::string& id, const std::string& owner);
+  // Every job of the subject: queued ones cancelled, running ones flagged
+  // (before their person is forgotten or withdraws); how many.
+  int cancel_subject(const std::string& subject);
+  int waiting();  // jobs queued, not yet leased
   std::optional<QueuedJob> get(const std::string& id, const std::string& owner);
   int expire_leases();  // expired leases given back or dead; how many
 

@@ -11,6 +11,7 @@ struct ServeOptions {
   int port = 8080;          // 0: a free port (printed)
   std::string data_dir;     // "" the default data folder ($LIKENESS_DATA, ...)
   std::string web_dir;      // "" the page built into the installation
+  std::string db;           // "" the embedded store; postgresql://... the shared one (jobs run by workers)
   int workers = 0;          // jobs at once; 0: one per two cores, at least 1
   int threads_per_job = 0;  // 0: the cores divided among the workers
   int max_queued = 16;

@@ -20,6 +20,7 @@
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
 #include "likeness/image_io.hpp"
+#include "likeness/pg_store.hpp"
 #include "likeness/purpose.hpp"
 #include "likeness/rank.hpp"
 #include "likeness/service.hpp"
@@ -27,6 +28,7 @@
 #include "likeness/store.hpp"
 #include "likeness/studio.hpp"
 #include "likeness/xmp.hpp"
+#include "pg_service.hpp"
 #include "service_error.hpp"
 
 #ifndef LIKENESS_WEB_DIR
@@ -218,6 +220,7 @@ class Api {
       const std::string data = data_dir();
       for (size_t p; (p = msg.find(data)) != std::string::npos;) msg.replace(p, data.size(), "");
       send_error(res, status_of(e.code()), code_name(e.code()), msg, extra);
+      if (e.code() == ErrorCode::unavailable) res.set_header("Retry-After", "5");
     } catch (const json::exception& e) {
       send_error(res, 400, "usage", std::string("malformed JSON: ") + e.what());
     } catch (const std::exception& e) {
@@ -436,6 +439,14 @@ class Api {
     return removed;
   }
 
+  // An event stream that cannot go on: one `error` event, then the end.
+  static bool end_with_error(httplib::DataSink& sink, const std::string& why) {
+    const std::string msg = "event: error\ndata: " + json{{"code", "internal"}, {"message", why}}.dump() + "\n\n";
+    sink.write(msg.data(), msg.size());
+    sink.done();
+    return true;
+  }
+
   ServiceStore& db_;
   ConsentStore& consent_;
   JobControl& jobs_;
@@ -445,8 +456,10 @@ class Api {
 void Api::install(httplib::Server& svr) {
   get(
       svr, "/api/health",
-      [](const Request&, Response& res, const Auth&) {
-        send_json(res, 200, {{"status", "ok"}, {"version", LIKENESS_VERSION}});
+      [this](const Request&, Response& res, const Auth&) {
+        send_json(
+            res, 200,
+            {{"status", "ok"}, {"version", LIKENESS_VERSION}, {"store", opt_.db.empty() ? "embedded" : "shared"}});
       },
       false);
   get(
@@ -690,7 +703,20 @@ void Api::install(httplib::Server& svr) {
     auto last = std::make_shared<std::string>();
     res.set_chunked_content_provider(
         "text/event-stream", [this, user, id, seen, last](size_t, httplib::DataSink& sink) {
-          const auto now = db_.job(user, id);
+          std::optional<JobRow> now;
+          try {
+            now = db_.job(user, id);
+          } catch (const Error& e) {
+            // The shared database away: the stream stays open and says
+            // so; it goes on when the database is back.
+            if (e.code() != ErrorCode::unavailable) return end_with_error(sink, e.what());
+            const std::string wait = ": the database is unavailable; waiting for it\n\n";
+            if (!sink.write(wait.data(), wait.size())) return false;
+            *seen = jobs_.wait_change(*seen, 2000);
+            return true;
+          } catch (const std::exception& e) {
+            return end_with_error(sink, e.what());  // never out of the provider: that would end the process
+          }
           if (!now) {  // deleted with its person
             const std::string msg = "event: end\ndata: {\"state\":\"deleted\"}\n\n";
             sink.write(msg.data(), msg.size());
@@ -955,6 +981,17 @@ int serve(const ServeOptions& given) {
   // Signals go to the thread that waits for them, not to the workers.
   sigset_t signals = stop_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  if (!opt.db.empty()) {
+    // Several machines: everything in the shared database; the jobs are
+    // run by `likeness worker` processes, wherever they are.
+    std::unique_ptr<ConsentStore> consent = open_pg_consent_store(opt.db);
+    const std::string scratch = (fs::path(data) / "tmp").string();
+    std::unique_ptr<ServiceStore> db = open_pg_service_store(opt.db, scratch);
+    PgJobControl jobs(opt.db, opt.max_queued);
+    return run_http(
+        opt, *db, *consent, jobs, [&] { purge_pg_once(opt.db); }, signals, json::array());
+  }
 
   // One machine: the embedded store holds consent and the output folders'
   // journal. Everything below reaches consent through the interface.

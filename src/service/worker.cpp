@@ -136,6 +136,7 @@ class Worker {
     std::mutex mu;
     std::condition_variable beat_cv;
     json progress = {{"fraction", 0}, {"stage", "check"}, {"item", ""}};
+    bool publish = false;  // a new stage: beat now, so the page's stream shows it
     // Heartbeats: the lease renewed, the progress published, a cancel or a
     // lost lease noticed. A worker that cannot reach the database for a
     // whole lease stops touching the job: by then another may have it.
@@ -144,8 +145,9 @@ class Worker {
       auto last_ok = std::chrono::steady_clock::now();
       std::unique_lock<std::mutex> lock(mu);
       while (!finished) {
-        beat_cv.wait_for(lock, every, [&] { return finished.load(); });
+        beat_cv.wait_for(lock, every, [&] { return finished.load() || publish; });
         if (finished) break;
+        publish = false;
         const json now = progress;
         lock.unlock();
         try {
@@ -191,8 +193,12 @@ class Worker {
       ctx.analysis_store = "";  // nothing of the person stays on this machine
       const ThreadBudget budget(ctx.threads);
       ProgressMapper mapper(names, [&](const json& p) {
-        std::lock_guard<std::mutex> lock(mu);
-        progress = p;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          publish = publish || p.value("stage", "") != progress.value("stage", "");
+          progress = p;
+        }
+        beat_cv.notify_all();
       });
       ctx.on_progress = [&](const Progress& p) { mapper(p); };
       ShootSpec spec = ShootSpec::from_json(job.spec);

@@ -7,6 +7,9 @@
 //   LIKENESS_FACES_DIR    the shared test photos (default /work/shared/faces)
 //   LIKENESS_SCREENSHOTS  a folder to save screenshots into (none if unset)
 //   LIKENESS_CHROMIUM     the browser (default /usr/bin/chromium)
+//   LIKENESS_PG_CLUSTER   if set, the pg_cluster test binary: the server runs
+//                         with --db on a throw-away PostgreSQL it starts, and a
+//                         `likeness worker` runs the jobs (several machines' way)
 //   NODE_PATH             where playwright-core and axe-core are installed
 //                         (npm ci of tools/web, e.g. ~/.cache/likeness/npm-web/node_modules)
 //   LIKENESS_MODELS, LIKENESS_ORT_DIR and the rest of the environment pass
@@ -36,55 +39,81 @@ export function face(name) {
   return path.join(FACES, 'people', name);
 }
 
-/**
- * Start `$LIKENESS_BIN serve --port 0 --data <fresh dir>` and wait for its
- * first line, "listening on http://127.0.0.1:PORT". Returns {url, stop()}.
- */
-export async function startServer() {
-  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'likeness-web-test-'));
-  const child = spawn(BIN, ['serve', '--port', '0', '--data', data], {
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    if (stderr.length > 20000) stderr = stderr.slice(-20000);
-  });
-  const url = await new Promise((resolve, reject) => {
+// The first line a child prints (its URL), or the reason it gave none.
+function firstLine(child, what, pattern, stderrOf) {
+  return new Promise((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`${BIN} serve did not say it was listening within 60 s.\n${stderr}`)),
+      () => reject(new Error(`${what} did not say it was ready within 60 s.\n${stderrOf()}`)),
       60000,
     );
     const lines = readline.createInterface({ input: child.stdout });
     lines.once('line', (line) => {
       clearTimeout(timer);
-      const m = /listening on (http:\/\/[^\s]+)/.exec(line);
+      const m = pattern.exec(line);
       if (m) resolve(m[1].replace(/\/$/, ''));
-      else reject(new Error(`unexpected first line from ${BIN} serve: ${line}\n${stderr}`));
+      else reject(new Error(`unexpected first line from ${what}: ${line}\n${stderrOf()}`));
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${BIN} serve exited with ${code} before listening.\n${stderr}`));
+      reject(new Error(`${what} exited with ${code} before it was ready.\n${stderrOf()}`));
     });
     child.once('error', (err) => {
       clearTimeout(timer);
       reject(err);
     });
   });
-  child.stdout.resume(); // keep draining its output
+}
+
+function spawnLogged(bin, args, stdin = 'ignore') {
+  const child = spawn(bin, args, { env: process.env, stdio: [stdin, 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 20000) stderr = stderr.slice(-20000);
+  });
+  return { child, stderr: () => stderr };
+}
+
+async function stopChild(child, how = () => child.kill('SIGTERM')) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  how();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Start `$LIKENESS_BIN serve --port 0 --data <fresh dir>` and wait for its
+ * first line, "listening on http://127.0.0.1:PORT". Returns {url, stop()}.
+ * With LIKENESS_PG_CLUSTER: a throw-away PostgreSQL first, the server with
+ * --db, and a `likeness worker` beside it.
+ */
+export async function startServer() {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'likeness-web-test-'));
+  let pg = null;
+  let worker = null;
+  const args = ['serve', '--port', '0', '--data', data];
+  if (process.env.LIKENESS_PG_CLUSTER) {
+    // pg_cluster stops its server when its standard input closes.
+    pg = spawnLogged(process.env.LIKENESS_PG_CLUSTER, [], 'pipe');
+    const db = await firstLine(pg.child, 'pg_cluster', /^(postgresql:\/\/\S+)/, pg.stderr);
+    pg.child.stdout.resume();
+    args.push('--db', db);
+    worker = spawnLogged(BIN, ['worker', '--db', db, '--jobs', '1', '--threads-per-job', '2', '--lease', '15']);
+    worker.child.stdout.resume();
+  }
+  const server = spawnLogged(BIN, args);
+  const url = await firstLine(server.child, `${BIN} serve`, /listening on (http:\/\/[^\s]+)/, server.stderr);
+  server.child.stdout.resume(); // keep draining its output
 
   return {
     url,
-    stderr: () => stderr,
+    stderr: () => server.stderr() + (worker ? `\n[worker]\n${worker.stderr()}` : ''),
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopChild(server.child);
+      if (worker) await stopChild(worker.child);
+      if (pg) await stopChild(pg.child, () => pg.child.stdin.end());
       fs.rmSync(data, { recursive: true, force: true });
     },
   };

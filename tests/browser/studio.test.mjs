@@ -53,6 +53,10 @@ test('keyboard only: Tab reaches the sign-up form and the upload control', { tim
   const { context, page } = await newPage(browser);
   try {
     await page.goto(`${server.url}/`);
+    // The footer says where the photos are kept: this computer, or the
+    // studio's own database (serve --db).
+    const where = process.env.LIKENESS_PG_CLUSTER ? "studio's own servers" : 'runs on this computer';
+    await page.locator('#where', { hasText: where }).waitFor();
     await tabTo(page, '#signup-name');
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.notEqual(outline, 'none', 'the focused field shows where focus is');

@@ -126,6 +126,7 @@ export const api = {
   signUp: (name, password) => request('POST', '/api/users', { json: { name, password }, quiet401: true }),
   signIn: (name, password) => request('POST', '/api/session', { json: { name, password }, quiet401: true }),
   session: () => request('GET', '/api/session', { quiet401: true }),
+  health: () => request('GET', '/api/health', { quiet401: true }),
   signOut: () => request('DELETE', '/api/session', { quiet401: true }),
 
   purposes: () => request('GET', '/api/purposes'),

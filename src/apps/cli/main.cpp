@@ -360,10 +360,16 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--data", serve_opt.data_dir,
                         "Data folder (default: $LIKENESS_DATA or ~/.local/share/likeness)");
   serve_cmd->add_option("--web", serve_opt.web_dir, "The page's folder (default: the installation's web/)");
+  auto* serve_db = serve_cmd->add_option(
+      "--db", serve_opt.db,
+      "A shared PostgreSQL database (postgresql://user@host:port/db) instead of the embedded store; jobs are then "
+      "run by `likeness worker --db` processes, on any machine");
   serve_cmd->add_option("--workers", serve_opt.workers, "Jobs at once (default: one per two cores)")
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, 64))
+      ->excludes(serve_db);
   serve_cmd->add_option("--threads-per-job", serve_opt.threads_per_job, "Each job's threads (default: cores / workers)")
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(1, 64))
+      ->excludes(serve_db);
   serve_cmd->add_option("--queue", serve_opt.max_queued, "Jobs waiting at most; more answer 429")
       ->check(CLI::Range(1, 10000));
   size_t serve_upload_mb = serve_opt.max_upload >> 20;

@@ -118,8 +118,8 @@ class PgConsentStore final : public ConsentStore {
 
  private:
   json forget_locked(const std::string& subject) {
-    json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0},
-                    {"jobs", 0},          {"outputs", 0},         {"photos", 0}};
+    json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"jobs", 0},
+                    {"outputs", 0},       {"photos", 0},          {"subjects", 0}};
     db_.transaction([&] {
       // Their jobs and outputs go with them: a worker running one of the
       // jobs finds its lease gone at its next heartbeat and can commit
@@ -130,6 +130,8 @@ class PgConsentStore final : public ConsentStore {
       removed["jobs"] = jobs.rows();
       for (int i = 0; i < jobs.rows(); ++i) db_.exec("SELECT pg_notify('likeness_jobs', $1)", {jobs.text(i, 0)});
       removed["photo_digests"] = db_.exec("DELETE FROM consent_photos WHERE subject=$1", {subject}).affected();
+      // The person's entry in their user's list (a name) goes too.
+      removed["subjects"] = db_.exec("DELETE FROM subjects WHERE id=$1", {subject}).affected();
       removed["consent_records"] = db_.exec("DELETE FROM consent WHERE subject=$1", {subject}).affected();
     });
     return removed;

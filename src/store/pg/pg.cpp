@@ -2,7 +2,10 @@
 
 #include <sys/select.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "likeness/error.hpp"
@@ -71,6 +74,12 @@ Result Connection::run(const std::string& sql, const std::vector<Param>& params,
                        bool binary_result) {
   // A connection lost earlier is reopened here, before a statement is sent,
   // never by re-sending one whose fate is unknown.
+  // An idle connection the server closed (a restart, a failover) looks
+  // fine until read: reading what is waiting (its goodbye, or EOF) first
+  // tells, so a statement is not sent down a dead socket
+  // (twice: the first read may take the server's last message, the
+  // second then meets the end of the stream.)
+  for (int i = 0; i < 2 && conn_ && !in_transaction_ && PQstatus(conn_) == CONNECTION_OK; ++i) PQconsumeInput(conn_);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     if (in_transaction_) throw Error(ErrorCode::unavailable, "the database connection was lost mid-transaction");
     open();
@@ -155,6 +164,45 @@ void Connection::transaction(const std::function<void()>& body) {
     }
     throw;
   }
+}
+
+struct Pool::State {
+  std::mutex mu;
+  std::condition_variable freed;
+  std::vector<std::unique_ptr<Connection>> idle;
+  int open = 0;
+};
+
+Pool::Pool(std::string url, int size)
+    : url_(std::move(url)), size_(std::max(1, size)), state_(std::make_unique<State>()) {}
+Pool::~Pool() = default;
+
+Pool::Lease Pool::borrow() {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->freed.wait(lock, [&] { return !state_->idle.empty() || state_->open < size_; });
+  if (!state_->idle.empty()) {
+    std::unique_ptr<Connection> c = std::move(state_->idle.back());
+    state_->idle.pop_back();
+    return Lease(*this, std::move(c));
+  }
+  ++state_->open;
+  lock.unlock();
+  try {
+    return Lease(*this, std::make_unique<Connection>(url_));
+  } catch (...) {
+    lock.lock();
+    --state_->open;
+    state_->freed.notify_one();
+    throw;
+  }
+}
+
+void Pool::give_back(std::unique_ptr<Connection> c) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->idle.push_back(std::move(c));
+  }
+  state_->freed.notify_one();
 }
 
 }  // namespace likeness::pg

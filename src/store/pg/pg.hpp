@@ -67,6 +67,42 @@ class Connection {
   bool in_transaction_ = false;
 };
 
+// A few connections shared by many threads (a server's handlers). A
+// borrower gets an idle one, or a new one while fewer than `size` are
+// open, or waits. A connection that fails to open is not counted; the
+// next borrower tries again (Error{unavailable} until the server is back).
+class Pool {
+ public:
+  Pool(std::string url, int size);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  class Lease {
+   public:
+    Lease(Pool& pool, std::unique_ptr<Connection> c) : pool_(&pool), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), c_(std::move(o.c_)) {}
+    ~Lease() {
+      if (c_) pool_->give_back(std::move(c_));
+    }
+    Connection& operator*() { return *c_; }
+    Connection* operator->() { return c_.get(); }
+
+   private:
+    Pool* pool_;
+    std::unique_ptr<Connection> c_;
+  };
+  Lease borrow();
+  const std::string& url() const { return url_; }
+
+ private:
+  void give_back(std::unique_ptr<Connection> c);
+  struct State;
+  std::string url_;
+  int size_;
+  std::unique_ptr<State> state_;
+};
+
 // Brings the database's schema to the newest version, each migration once,
 // in its own transaction under an advisory lock (processes starting at
 // once take turns). Returns the versions it applied.

@@ -10,6 +10,11 @@ namespace likeness {
 
 namespace {
 
+// A cancel: a queued job ends now, a running one is flagged for its worker.
+constexpr const char* kCancel =
+    "UPDATE jobs SET cancel_requested = true, state = CASE WHEN state='queued' THEN 'cancelled' ELSE state END, "
+    "finished_at = CASE WHEN state='queued' THEN now() ELSE finished_at END ";
+
 std::string seconds(double s) { return std::to_string(s) + " seconds"; }
 
 constexpr const char* kJobColumns =
@@ -192,12 +197,21 @@ bool PgJobQueue::cancelled(const std::string& id, const std::string& worker) {
 
 bool PgJobQueue::cancel(const std::string& id, const std::string& owner) {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  return impl_->change(
-      "UPDATE jobs SET cancel_requested = true, "
-      "state = CASE WHEN state='queued' THEN 'cancelled' ELSE state END, "
-      "finished_at = CASE WHEN state='queued' THEN now() ELSE finished_at END "
-      "WHERE id=$1 AND owner=$2 AND state IN ('queued','running') RETURNING id",
-      {id, owner});
+  return impl_->change(std::string(kCancel) + "WHERE id=$1 AND owner=$2 AND state IN ('queued','running') RETURNING id",
+                       {id, owner});
+}
+
+int PgJobQueue::cancel_subject(const std::string& subject) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const pg::Result r = impl_->db.exec(
+      std::string(kCancel) + "WHERE subject=$1 AND state IN ('queued','running') RETURNING id", {subject});
+  for (int i = 0; i < r.rows(); ++i) impl_->notify(r.text(i, 0));
+  return r.rows();
+}
+
+int PgJobQueue::waiting() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return int(impl_->db.exec("SELECT count(*) FROM jobs WHERE state='queued'").number(0, 0));
 }
 
 std::string PgJobQueue::add_photo(const std::string& owner, const std::string& subject, const std::string& name,

@@ -61,6 +61,26 @@ const std::vector<std::pair<int, const char*>>& migrations() {
        "  sha256 text NOT NULL, bytes bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),"
        "  seq bigserial NOT NULL);"
        "CREATE INDEX photos_subject ON photos (subject, seq);"},
+      // 4: what `likeness serve --db` keeps beside them: users and their
+      // sign-ins (secrets as SHA-256, passwords as PBKDF2), the people each
+      // user manages, a photo's size, a job's spec digest.
+      {4,
+       "CREATE TABLE users ("
+       "  id text PRIMARY KEY, name text UNIQUE NOT NULL, salt text NOT NULL, hash text NOT NULL,"
+       "  created_at timestamptz NOT NULL DEFAULT now());"
+       "CREATE TABLE sessions ("
+       "  secret_sha text PRIMARY KEY, user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+       "  csrf text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());"
+       "CREATE TABLE tokens ("
+       "  secret_sha text PRIMARY KEY, user_id text NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+       "  label text NOT NULL DEFAULT '', created_at timestamptz NOT NULL DEFAULT now());"
+       "CREATE TABLE subjects ("
+       "  id text PRIMARY KEY, owner text NOT NULL, name text NOT NULL,"
+       "  created_at timestamptz NOT NULL DEFAULT now(), seq bigserial NOT NULL);"
+       "CREATE INDEX subjects_owner ON subjects (owner, seq);"
+       "ALTER TABLE photos ADD COLUMN width integer NOT NULL DEFAULT 0,"
+       "  ADD COLUMN height integer NOT NULL DEFAULT 0;"
+       "CREATE INDEX jobs_owner ON jobs (owner, seq);"},
   };
   return m;
 }

@@ -93,8 +93,9 @@ void PgServer::start() {
       }
       if (as_nobody_ && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(126);
       const std::string bin = std::string(kBin) + "/postgres", data = dir_ + "/data", port = std::to_string(port_);
-      ::execl(bin.c_str(), "postgres", "-D", data.c_str(), "-p", port.c_str(), "-k", dir_.c_str(), "-c",
-              "listen_addresses=127.0.0.1", static_cast<char*>(nullptr));
+      const std::string listen = "listen_addresses=" + listen_;
+      ::execl(bin.c_str(), "postgres", "-D", data.c_str(), "-p", port.c_str(), "-k", dir_.c_str(), "-c", listen.c_str(),
+              static_cast<char*>(nullptr));
       ::_exit(127);
     }
     pid_ = pid;
@@ -127,6 +128,17 @@ void PgServer::stop() { signal_and_wait(SIGINT); }  // fast shutdown
 void PgServer::kill() {
   signal_and_wait(SIGKILL);
   ::usleep(200000);  // its backends notice the postmaster's death and leave
+}
+
+void PgServer::listen_also(const std::string& address, const std::string& network) {
+  std::ofstream(dir_ + "/data/pg_hba.conf", std::ios::app) << "host all all " << network << " trust\n";
+  listen_ += "," + address;
+  stop();
+  start();
+}
+
+std::string PgServer::url_via(const std::string& address, const std::string& db) const {
+  return "postgresql://likeness@" + address + ":" + std::to_string(port_) + "/" + db;
 }
 
 std::string PgServer::url(const std::string& db) const {

@@ -22,6 +22,11 @@ class PgServer {
   void stop();   // fast shutdown: clients are disconnected
   void start();  // the same cluster, the same port
   void kill();   // SIGKILL of the postmaster (a crash)
+  // Also listen on `address` (an address of this machine, e.g. a veth
+  // link's end) and let `network` (CIDR) in; restarts the server.
+  void listen_also(const std::string& address, const std::string& network);
+  // The URL of `db` through `address` rather than loopback.
+  std::string url_via(const std::string& address, const std::string& db) const;
 
  private:
   void run(const std::string& command) const;  // as the cluster's user; throws on failure
@@ -30,6 +35,7 @@ class PgServer {
   std::string dir_;
   int port_ = 0;
   bool as_nobody_ = false;
+  std::string listen_ = "127.0.0.1";
 };
 
 }  // namespace likeness::testing

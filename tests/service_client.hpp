@@ -166,15 +166,26 @@ inline bool final_state(const json& j) {
 // One `likeness worker` process; SIGTERM and reaped when it goes.
 class WorkerProcess {
  public:
-  WorkerProcess(const std::string& url, const std::string& name, double lease) : name_(name) {
+  // `netns`: run it in that network namespace (ip netns exec), as if on
+  // another host.
+  WorkerProcess(const std::string& url, const std::string& name, double lease, const std::string& netns = "")
+      : name_(name) {
     log_ = likeness::testing::temp_dir("worker-log") + "/" + name + ".log";
+    std::vector<std::string> args;
+    if (!netns.empty()) args = {"/usr/sbin/ip", "netns", "exec", netns};
+    for (const std::string& a :
+         {std::string(LIKENESS_CLI), std::string("worker"), std::string("--db"), url, std::string("--jobs"),
+          std::string("1"), std::string("--threads-per-job"), std::string("1"), std::string("--lease"),
+          std::to_string(lease), std::string("--name"), name})
+      args.push_back(a);
     pid_ = ::fork();
     if (pid_ == 0) {
       std::freopen(log_.c_str(), "w", stdout);
       std::freopen(log_.c_str(), "a", stderr);
-      const std::string lease_s = std::to_string(lease);
-      ::execl(LIKENESS_CLI, LIKENESS_CLI, "worker", "--db", url.c_str(), "--jobs", "1", "--threads-per-job", "1",
-              "--lease", lease_s.c_str(), "--name", name.c_str(), static_cast<char*>(nullptr));
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
       ::_exit(127);
     }
     // Ready when it says so (its consent store migrated and its slots up).

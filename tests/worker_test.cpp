@@ -76,6 +76,37 @@ void expect_each_done_once(pg::Connection& c, int jobs) {
   EXPECT_EQ(c.exec("SELECT bool_and(sha256 = encode(sha256(bytes), 'hex')) FROM outputs").text(0, 0), "t");
 }
 
+// A "host" of its own: a network namespace joined to this machine by a
+// veth link, 10.231.N.1 on this side and 10.231.N.2 on its side; nothing
+// else reaches it. cut() takes the link down (a network partition),
+// mend() brings it back. Removed with the object.
+class NetnsHost {
+ public:
+  explicit NetnsHost(int n) : ns_("lk" + std::to_string(::getpid()) + "h" + std::to_string(n)) {
+    const std::string net = "10.231." + std::to_string((::getpid() % 50) * 5 + n);
+    here_ = net + ".1";
+    there_ = net + ".2";
+    link_ = "lk" + std::to_string(::getpid() % 100000) + "v" + std::to_string(n);
+    ok_ = sh("ip netns add " + ns_) && sh("ip link add " + link_ + " type veth peer name eth0 netns " + ns_) &&
+          sh("ip addr add " + here_ + "/30 dev " + link_) && sh("ip link set " + link_ + " up") &&
+          sh(in_ns("ip addr add " + there_ + "/30 dev eth0")) && sh(in_ns("ip link set eth0 up")) &&
+          sh(in_ns("ip link set lo up"));
+  }
+  ~NetnsHost() { sh("ip netns del " + ns_ + " 2>/dev/null"); }  // its end of the link goes with it, and so ours
+  bool ok() const { return ok_; }
+  const std::string& ns() const { return ns_; }
+  const std::string& address_here() const { return here_; }  // where the host reaches this machine
+  std::string network() const { return here_.substr(0, here_.rfind('.')) + ".0/30"; }
+  void cut() { sh("ip link set " + link_ + " down"); }
+  void mend() { sh("ip link set " + link_ + " up"); }
+
+ private:
+  static bool sh(const std::string& c) { return std::system((c + " > /dev/null 2>&1").c_str()) == 0; }
+  std::string in_ns(const std::string& c) const { return "ip netns exec " + ns_ + " " + c; }
+  std::string ns_, here_, there_, link_;
+  bool ok_ = false;
+};
+
 }  // namespace
 
 // A worker without a database to work for says so, with the exit codes
@@ -154,4 +185,56 @@ TEST(Workers, TheDatabaseGoneForTenSecondsLosesAndDoublesNothing) {
   const std::string path = likeness::testing::temp_dir("worker-portrait") + "/portrait.jpg";
   likeness::testing::write_bytes(path, p.bytes(0, 0));
   std::printf("a worker's portrait: %s\n", path.c_str());
+}
+
+// Two workers on two "hosts" (network namespaces, each reaching the
+// database only over its own veth link). A's link is cut while A holds a
+// job: A stops touching it (its statements fail within seconds, it gives
+// the job up after its lease), the lease expires and B finishes the job,
+// once. When the link is mended, A takes jobs again by itself.
+TEST(Workers, OnTheirOwnHostsAPartitionedWorkersJobIsFinishedOnceByAnother) {
+  if (::geteuid() != 0) GTEST_SKIP() << "network namespaces need root";
+  PgServer pg;
+  NetnsHost host_a(1), host_b(2);
+  if (!host_a.ok() || !host_b.ok()) GTEST_SKIP() << "this machine cannot make network namespaces (ip netns)";
+  pg.listen_also(host_a.address_here(), host_a.network());
+  pg.listen_also(host_b.address_here(), host_b.network());
+  const std::string url = pg.create_database("studio");
+  seed(url, 6);
+  pg::Connection c(url);
+  // Each worker's only way to the database is its own link.
+  auto a = std::make_unique<WorkerProcess>(pg.url_via(host_a.address_here(), "studio"), "a", 6, host_a.ns());
+  auto b = std::make_unique<WorkerProcess>(pg.url_via(host_b.address_here(), "studio"), "b", 6, host_b.ns());
+  std::string cut_job;
+  for (int i = 0; i < 2400 && cut_job.empty(); ++i) {
+    const pg::Result r =
+        c.exec("SELECT id FROM jobs WHERE state='running' AND lease_owner LIKE 'a/%' AND progress ? 'stage'");
+    if (r.rows() == 1) {
+      cut_job = r.text(0, 0);
+      host_a.cut();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(cut_job.empty()) << "a never held a job: " << a->log();
+  ASSERT_TRUE(settle(c, 600)) << a->log() << b->log();
+  expect_each_done_once(c, 6);
+  const pg::Result k = c.exec(
+      "SELECT state, attempts, (SELECT min(made_by) FROM outputs WHERE job=$1) FROM jobs WHERE id=$1", {cut_job});
+  EXPECT_EQ(k.text(0, 0), "done");
+  EXPECT_EQ(k.number(0, 1), 2) << "leased again once, after the lease expired";
+  EXPECT_EQ(k.text(0, 2).rfind("b/", 0), 0u) << "finished by the worker that could reach the database";
+
+  // Mended: with b gone, a (the same process) takes the next jobs.
+  b.reset();
+  host_a.mend();
+  PgJobQueue q(url);
+  std::vector<std::string> later;
+  for (int i = 0; i < 2; ++i) later.push_back(q.submit("u1", "p05", small_spec(100 + i)).id);
+  ASSERT_TRUE(settle(c, 300)) << a->log();
+  for (const std::string& id : later) {
+    const pg::Result r =
+        c.exec("SELECT state, (SELECT min(made_by) FROM outputs WHERE job=$1) FROM jobs WHERE id=$1", {id});
+    EXPECT_EQ(r.text(0, 0), "done");
+    EXPECT_EQ(r.text(0, 1).rfind("a/", 0), 0u) << "made by " << r.text(0, 1) << "\n" << a->log();
+  }
 }

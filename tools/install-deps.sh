@@ -8,7 +8,7 @@ nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 python3 python3-numpy python3-onnx python3-skimage libimage-exiftool-perl clang libclang-rt-14-dev llvm python3-pil
 libjpeg-turbo-progs libheif-examples libvips-tools libpng-dev libjpeg62-turbo-dev ccache
 libcpp-httplib-dev chromium fonts-dejavu-core wrk
-postgresql-15 libpq-dev"
+postgresql-15 libpq-dev iproute2"
 
 missing=""
 for p in $PKGS; do

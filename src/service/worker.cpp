@@ -231,6 +231,11 @@ class Worker {
         if (lost || c == ErrorCode::unavailable) {
           // Not ours any more, or the database is away: the lease expires
           // and the job runs again elsewhere.
+          std::cerr << me << ": " << job.id
+                    << (lost ? ": the lease is lost (no database for a whole lease, or taken back): stopped, nothing "
+                               "written\n"
+                             : ": the database is away: stopped, nothing written; the job runs again once the lease "
+                               "expires\n");
         } else if (c == ErrorCode::cancelled && stopping) {
           q.fail(job.id, me, {{"code", "worker_stopped"}, {"message", "the worker was stopped"}}, true);
         } else if (c == ErrorCode::cancelled) {

@@ -53,11 +53,14 @@ Connection::~Connection() {
 void Connection::open() {
   if (conn_) PQfinish(conn_);
   // Defaults the URL may override (it comes last): a bounded wait to
-  // connect, and TCP keepalives so a vanished server is noticed in ~25 s
-  // even while waiting for a reply.
-  const char* keys[] = {"connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "application_name", "dbname",          nullptr};
-  const char* values[] = {"5", "1", "10", "5", "3", "likeness", url_.c_str(), nullptr};
+  // connect; TCP keepalives, so a vanished server is noticed in ~25 s even
+  // while waiting for a reply; and a bound on data left unacknowledged, so
+  // a statement sent into a cut network fails in 10 s rather than waiting
+  // out TCP's retransmissions (~15 minutes).
+  const char* keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                        "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                        "application_name",    "dbname",           nullptr};
+  const char* values[] = {"5", "1", "10", "5", "3", "10000", "likeness", url_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     const std::string why = conn_ ? message_of(conn_) : "out of memory";

@@ -144,7 +144,7 @@ bench-workers: models build
 
 .PHONY: bench-serve
 bench-serve: models build
-	/usr/bin/python3 tools/bench_serve.py $(BUILD)/likeness ../shared/faces
+	/usr/bin/python3 tools/bench_serve.py $(BUILD)/likeness ../shared/faces $(BUILD)/tests/pg_cluster
 
 # Matte quality on busy backgrounds, per method (bench/matte_eval.cpp):
 # report in $(BUILD)/matte-eval/report.md, references and composites beside it.

@@ -13,7 +13,11 @@ The first two run on a server as `likeness serve` starts by default (one
 worker per two cores, the cores shared among them); the last on a second
 server over the same data folder with 4 workers of one thread.
 
-Usage: tools/bench_serve.py BUILD/likeness FACES_DIR
+With PG_CLUSTER (the tests' pg_cluster: a throw-away PostgreSQL), the first
+two again on `likeness serve --db` with one `likeness worker` (1 job of 2
+threads): the photos, the queue and the portraits in the database.
+
+Usage: tools/bench_serve.py BUILD/likeness FACES_DIR [PG_CLUSTER]
 """
 import contextlib
 import json
@@ -32,12 +36,31 @@ def main():
     binary, faces = sys.argv[1], sys.argv[2]
     data = tempfile.mkdtemp(prefix="likeness-bench-serve-")
     try:
+        print("embedded store (SQLite and files), the server's own workers:")
         with serving(binary, data, []) as (base, pid):
             auth, subject = run(base, faces)
         with serving(binary, data, ["--workers", "4", "--threads-per-job", "1", "--queue", "64"]) as (base, pid):
             four_jobs(base, pid, auth, subject)
     finally:
         shutil.rmtree(data, ignore_errors=True)
+    if len(sys.argv) > 3:
+        print("shared store (serve --db on PostgreSQL), one `likeness worker` of 2 threads:")
+        data = tempfile.mkdtemp(prefix="likeness-bench-serve-pg-")
+        cluster = subprocess.Popen([sys.argv[3]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            url = cluster.stdout.readline().strip()
+            worker = subprocess.Popen([binary, "worker", "--db", url, "--jobs", "1", "--threads-per-job", "2"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                with serving(binary, data, ["--db", url]) as (base, pid):
+                    run(base, faces)
+            finally:
+                worker.terminate()
+                worker.wait()
+        finally:
+            cluster.stdin.close()  # pg_cluster stops its server and removes it
+            cluster.wait()
+            shutil.rmtree(data, ignore_errors=True)
 
 
 @contextlib.contextmanager

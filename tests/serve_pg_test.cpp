@@ -62,7 +62,27 @@ long long rows_of(pg::Connection& c, const std::string& subject) {
   return n + count(c, "SELECT count(*) FROM subjects WHERE id=$1", {subject});
 }
 
+// Files in a worker's job folders (likeness-worker-*, not the test's log folder) under `tmp`.
+size_t job_files(const std::string& tmp) {
+  size_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(tmp)) {
+    const std::string dir = e.path().parent_path().filename().string();
+    if (e.is_regular_file() && dir.rfind("likeness-worker-", 0) == 0 && dir.rfind("likeness-worker-log-", 0) != 0) ++n;
+  }
+  return n;
+}
+
 json body_of(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
+
+// ada signs up, her person (*subject) gets `photos` photos of person05, and
+// a shoot of `count` portraits is accepted: the job's id ("" if refused).
+std::string ada_starts_a_shoot(Session& a, int photos, int count, std::string* subject) {
+  a.sign_up("ada");
+  *subject = a.subject_with_photos("person05", photos);
+  auto r = a.post("/api/jobs", shoot_body(*subject, count));
+  EXPECT_EQ(r->status, 202) << r->body;
+  return r->status == 202 ? body_of(r)["id"].get<std::string>() : "";
+}
 
 }  // namespace
 
@@ -138,6 +158,52 @@ TEST(ServePg, AShootRunByAWorkerIsPrivateToItsUserAndForgetLeavesNothing) {
   EXPECT_EQ(local, 0u) << "the intake's copies of the photos are gone";
 }
 
+// A forget while a worker on another machine runs the person's job: the
+// answer comes at once, every row of the person is gone from the database,
+// the worker finds its lease gone at its next heartbeat and stops writing
+// nothing, and its private copy of the photos is removed with the job.
+TEST(ServePg, ForgetWhileAWorkerRunsTheJobLeavesNothingAnywhere) {
+  PgServer pg;
+  const std::string url = pg.create_database("studio");
+  const std::string data = temp_dir("serve-pg-forget");
+  const std::string worker_tmp = temp_dir("serve-pg-forget-worker");
+  ::setenv("TMPDIR", worker_tmp.c_str(), 1);  // where the worker keeps its copy of the photos
+  Server server(data, {"--db", url});
+  WorkerProcess worker(url, "w1", 10);
+  ::unsetenv("TMPDIR");
+  Session a(server.port());
+  std::string subject;
+  const std::string job = ada_starts_a_shoot(a, 2, 3, &subject);
+  ASSERT_FALSE(job.empty());
+  a.wait(
+      job,
+      [](const json& j) {
+        const json p = j.value("progress", json::object());
+        return j["state"] == "running" && p.contains("stage") && p["stage"].is_string() && p["stage"] != "";
+      },
+      120);
+  EXPECT_GE(job_files(worker_tmp), 2u) << "the worker works from its own copy of the photos";
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = a.del("/api/subjects/" + subject);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "the forget does not wait for the job";
+  pg::Connection c(url);
+  EXPECT_EQ(rows_of(c, subject), 0);
+  EXPECT_EQ(a.get("/api/jobs/" + job)->status, 404);
+  // The worker notices (a heartbeat: lease/3 at most) and drops the job.
+  bool gone = false;
+  for (int i = 0; i < 300 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gone = job_files(worker_tmp) == 0 && worker.log().find(job) != std::string::npos;
+  }
+  std::string left;
+  for (const auto& e : fs::recursive_directory_iterator(worker_tmp)) left += e.path().string() + "\n";
+  EXPECT_TRUE(gone) << "the worker still holds the person's photos:\n" << left << worker.log();
+  EXPECT_EQ(rows_of(c, subject), 0) << "and it wrote nothing back";
+  EXPECT_EQ(count(c, "SELECT count(*) FROM outputs"), 0);
+}
+
 // kill -9 of the server right after it acknowledged jobs: a new server finds
 // every one, and a worker does each exactly once. A retried request with
 // the same Idempotency-Key is the same job, not a second one.
@@ -192,11 +258,9 @@ TEST(ServePg, TheDatabaseAwayIs503ThenItRecoversByItself) {
   Server server(data, {"--db", url});
   WorkerProcess worker(url, "w1", 20);
   Session a(server.port());
-  a.sign_up("ada");
-  const std::string subject = a.subject_with_photos("person05", 1);
-  auto r = a.post("/api/jobs", shoot_body(subject, 3));
-  ASSERT_EQ(r->status, 202) << r->body;
-  const std::string running = body_of(r)["id"];
+  std::string subject;
+  const std::string running = ada_starts_a_shoot(a, 1, 3, &subject);
+  ASSERT_FALSE(running.empty());
   a.wait(
       running, [](const json& j) { return j["state"] != "queued"; }, 120);
   json streamed;
@@ -209,13 +273,13 @@ TEST(ServePg, TheDatabaseAwayIs503ThenItRecoversByItself) {
   pg.stop();
   const auto t0 = std::chrono::steady_clock::now();
   for (const std::string& path : std::vector<std::string>{"/api/subjects", "/api/jobs", "/api/subjects/" + subject}) {
-    r = a.get(path);
+    auto r = a.get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 503) << path << ": " << r->body;
     EXPECT_EQ(body_of(r)["error"]["code"], "unavailable") << r->body;
     EXPECT_EQ(r->get_header_value("Retry-After"), "5");
   }
-  r = a.post("/api/jobs", shoot_body(subject));
+  auto r = a.post("/api/jobs", shoot_body(subject));
   EXPECT_EQ(r->status, 503) << r->body;
   Session other(server.port());
   r = other.http->Post("/api/session", json{{"name", "ada"}, {"password", "correct horse"}}.dump(), "application/json");

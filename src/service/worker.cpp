@@ -46,8 +46,9 @@ class MemorySink final : public OutputSink {
 class TempDir {
  public:
   TempDir() {
-    char tmpl[] = "/tmp/likeness-worker-XXXXXX";
-    if (!::mkdtemp(tmpl)) throw Error(ErrorCode::internal, "cannot make a temporary folder");
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/likeness-worker-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw Error(ErrorCode::internal, "cannot make a temporary folder in " + tmpl);
     path_ = tmpl;
   }
   ~TempDir() {

@@ -228,6 +228,11 @@ TEST(ServePg, KillingTheServerLosesNothingItAcknowledged) {
   a.http = std::make_unique<httplib::Client>("127.0.0.1", server->port());
   a.http->set_read_timeout(300, 0);
   for (const std::string& id : acknowledged) EXPECT_EQ(a.get("/api/jobs/" + id)->status, 200) << id;
+  // The killed server's scratch folder (where it copied photos out for the
+  // intake) was removed by the new one: only the new one's is left.
+  size_t scratch = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(data + "/tmp")) ++scratch;
+  EXPECT_EQ(scratch, 1u);
   json again = shoot_body(subject);
   again["params"]["grain"] = {{"seed", 0}};
   auto r = a.post("/api/jobs", again, {{"Idempotency-Key", "shoot-0"}});

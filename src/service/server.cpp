@@ -6,7 +6,9 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <iostream>
 #include <opencv2/imgproc.hpp>
@@ -42,6 +44,29 @@ using httplib::Request;
 using httplib::Response;
 
 namespace {
+
+// This process's own folder for files it reads only for a moment (a
+// subject's photos copied out of the database for the intake, candidates
+// being ranked): <data>/tmp/serve-<pid>, 0700. Folders that processes no
+// longer running left behind (a crash, kill -9) are removed at start.
+std::string scratch_dir() {
+  static const std::string dir = [] {
+    const fs::path tmp = fs::path(data_dir()) / "tmp";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(tmp, ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("serve-", 0) != 0) continue;
+      const int pid = std::atoi(name.c_str() + 6);
+      if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+    }
+    const fs::path mine = tmp / ("serve-" + std::to_string(::getpid()));
+    fs::remove_all(mine, ec);  // a previous process of the same pid
+    fs::create_directories(mine, ec);
+    ::chmod(mine.c_str(), 0700);
+    return mine.string();
+  }();
+  return dir;
+}
 
 constexpr size_t kMaxJsonBody = 1u << 20;
 constexpr const char* kCookie = "likeness_session";
@@ -666,7 +691,8 @@ void Api::install(httplib::Server& svr) {
     if (row.idem_key.size() > 200) throw ServiceError(400, "usage", "the Idempotency-Key is over 200 characters");
     bool created = false;
     const JobRow j = jobs_.submit(row, &created);
-    send_json(res, created ? 202 : 200, job_json(j));
+    const auto stored = db_.job(a.user, j.id);  // as every later read will show it
+    send_json(res, created ? 202 : 200, job_json(stored ? *stored : j));
   });
   get(svr, "/api/jobs", [this](const Request& req, Response& res, const Auth& a) {
     const std::string subject = req.get_param_value("subject");
@@ -792,7 +818,7 @@ void Api::install(httplib::Server& svr) {
            const LocalPhotos local = db_.local_photos(s.id);
            const std::vector<std::string>& refs = local.files();
            if (refs.empty()) throw ServiceError(400, "usage", "upload the person's own photos first");
-           const fs::path tmp = fs::path(data_dir()) / "tmp" / random_id("rank_");
+           const fs::path tmp = fs::path(scratch_dir()) / random_id("rank_");
            struct Cleanup {
              fs::path dir;
              ~Cleanup() {
@@ -974,6 +1000,7 @@ int serve(const ServeOptions& given) {
   if (opt.workers <= 0) opt.workers = std::max(1, cores / 2);
   if (opt.threads_per_job <= 0) opt.threads_per_job = std::max(1, cores / opt.workers);
   set_image_io_threads(opt.threads_per_job);  // each job's decodes and encodes (a per-pipeline cap)
+  scratch_dir();                              // made, and what dead processes left there removed
 
   // A client that goes away mid-response is an error on that write, not
   // the end of the process.
@@ -986,8 +1013,7 @@ int serve(const ServeOptions& given) {
     // Several machines: everything in the shared database; the jobs are
     // run by `likeness worker` processes, wherever they are.
     std::unique_ptr<ConsentStore> consent = open_pg_consent_store(opt.db);
-    const std::string scratch = (fs::path(data) / "tmp").string();
-    std::unique_ptr<ServiceStore> db = open_pg_service_store(opt.db, scratch);
+    std::unique_ptr<ServiceStore> db = open_pg_service_store(opt.db, scratch_dir());
     PgJobControl jobs(opt.db, opt.max_queued);
     return run_http(
         opt, *db, *consent, jobs, [&] { purge_pg_once(opt.db); }, signals, json::array());

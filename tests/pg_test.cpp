@@ -15,7 +15,9 @@
 #include "likeness/error.hpp"
 #include "likeness/pg_queue.hpp"
 #include "likeness/pg_store.hpp"
+#include "likeness/studio.hpp"
 #include "pg_fixture.hpp"
+#include "testing.hpp"
 
 using namespace likeness;
 using likeness::testing::PgServer;
@@ -337,4 +339,48 @@ TEST(PgQueue, AForgetWhileAnotherMachineRunsTheJobLeavesNothing) {
   EXPECT_EQ(code_of([&] { worker.complete(late, "w", outputs_for(late)); }), ErrorCode::no_consent);
   EXPECT_EQ(server.get(late, "u1")->state, "failed");
   EXPECT_EQ(c.exec("SELECT count(*) FROM outputs WHERE subject='jo'").number(0, 0), 0);
+}
+
+// A subject's photo analyses (face embeddings) are kept in the database by
+// whichever machine computed them first and read by every other; kept only
+// while consent holds; forget removes them with the rest.
+TEST(Pg, AnalysesAreKeptOnceForEveryMachineAndForgottenWithThePerson) {
+  const std::string url = fresh_db("analyses");
+  std::unique_ptr<ConsentStore> here = open_pg_consent_store(url), there = open_pg_consent_store(url);
+  here->grant("ana", "Ana", "", {"portraits", "likeness"}, 30, {"personal"});
+  const std::vector<std::string> files = {likeness::testing::people("person05_1.jpg"),
+                                          likeness::testing::people("person05_2.jpg")};
+  pg::Connection c(url);
+  auto rows = [&] { return c.exec("SELECT count(*) FROM analyses WHERE subject='ana'").number(0, 0); };
+  JobContext ctx;
+  ctx.analysis_store = "";
+  ctx.consent = here.get();
+  const SetCheck first = check_references(files, ctx, "ana", "likeness");
+  ASSERT_EQ(first.usable(), 2);
+  EXPECT_EQ(rows(), 2) << "one analysis per photo, kept";
+
+  // Another machine reads them rather than computing them again: an entry
+  // marked in the database comes back marked.
+  c.exec("UPDATE analyses SET body = jsonb_set(body::jsonb, '{faces,0,score}', '0.123')::text WHERE subject='ana'");
+  ctx.consent = there.get();
+  const SetCheck second = check_references(files, ctx, "ana", "likeness");
+  ASSERT_EQ(second.photos.size(), 2u);
+  for (const auto& p : second.photos) {
+    ASSERT_FALSE(p.a.faces.empty());
+    EXPECT_NEAR(p.a.faces[0].face.score, 0.123, 1e-6) << "read from the database, not recomputed";
+  }
+  EXPECT_EQ(rows(), 2);
+
+  // Withdrawn: nothing new is kept. Forgotten: none is left.
+  c.exec("DELETE FROM analyses");
+  ASSERT_TRUE(here->withdraw("ana"));
+  here->analysis_keeper("ana")->put("k", "{}");
+  EXPECT_EQ(rows(), 0) << "nothing kept after the consent was withdrawn";
+  here->grant("ana", "Ana", "", {"portraits", "likeness"}, 30, {"personal"});
+  ctx.consent = here.get();
+  check_references(files, ctx, "ana", "likeness");
+  EXPECT_EQ(rows(), 2);
+  const json removed = there->forget("ana");
+  EXPECT_EQ(removed["analyses"], 2);
+  EXPECT_EQ(rows(), 0);
 }

@@ -4,7 +4,9 @@
 // machine: store.hpp; a database shared by many machines for a service);
 // nothing about a person is kept without a valid record.
 #pragma once
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,15 @@ ConsentRecord new_consent_record(const std::string& subject, const std::string& 
                                  const std::vector<std::string>& uses, const std::string& basis);
 
 // Thread-safe in every implementation: a server's jobs share one.
+// Photo analyses (they hold face embeddings: biometric data) kept by key
+// somewhere other than a folder.
+class AnalysisKeeper {
+ public:
+  virtual ~AnalysisKeeper() = default;
+  virtual std::optional<std::string> get(const std::string& key) = 0;
+  virtual void put(const std::string& key, const std::string& json) = 0;
+};
+
 class ConsentStore {
  public:
   virtual ~ConsentStore() = default;
@@ -63,8 +74,16 @@ class ConsentStore {
   // What a subject's consent covers.
   virtual void add_photo(const std::string& subject, const std::string& sha256) = 0;
   // A local folder where the subject's analyses and set records may be
-  // kept, or "" where the store keeps none (they stay with the job).
+  // kept, or "" where the store keeps none there.
   virtual std::string subject_dir(const std::string& subject) = 0;
+  // Where a store with no local folder keeps the subject's photo analyses
+  // (a shared database: every machine reads what one computed), or null:
+  // they stay with the job. Kept only while the subject's consent holds;
+  // forget removes them.
+  virtual std::shared_ptr<AnalysisKeeper> analysis_keeper(const std::string& subject) {
+    (void)subject;
+    return nullptr;
+  }
 
   // Everything the store holds, per subject.
   virtual json list() = 0;

@@ -12,6 +12,8 @@
 
 namespace likeness {
 
+class AnalysisKeeper;
+
 using json = nlohmann::json;
 
 // Measurements of one face, all in the photo's own pixels where they are sizes.
@@ -65,9 +67,10 @@ inline constexpr int kMaxCandidates = 6;
 std::string default_analysis_store();
 
 // Decodes (shrink-on-load), detects, and measures every candidate face.
-// With use_cache, results are read from and kept in `store` (if not "").
+// With use_cache, results are read from and kept in `store` (if not ""),
+// or by `keeper` (if given).
 PhotoAnalysis analyse_photo(const std::string& file, bool use_cache = true,
-                            const std::string& store = default_analysis_store());
+                            const std::string& store = default_analysis_store(), AnalysisKeeper* keeper = nullptr);
 
 // The same analysis of an image in memory (a portrait just made), never
 // cached; `name` for messages.

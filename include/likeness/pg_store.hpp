@@ -13,7 +13,8 @@ namespace likeness {
 
 // Consent records and photo digests in the database at `url`
 // (postgresql://user@host:port/db), its schema migrated first. Thread-safe.
-// Keeps no local folder: a job's analyses stay with the job. A database
+// Keeps no local folder: a subject's photo analyses are kept in the
+// database (analysis_keeper), only while their consent holds. A database
 // that cannot be reached is Error{unavailable}; the next call tries again.
 std::unique_ptr<ConsentStore> open_pg_consent_store(const std::string& url);
 

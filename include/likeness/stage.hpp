@@ -114,6 +114,7 @@ class ResultMemo {
 };
 
 class ConsentStore;
+class AnalysisKeeper;
 
 struct JobContext {
   int threads = 2;
@@ -125,6 +126,9 @@ struct JobContext {
   // "": transient. Per job, never process-wide.
   std::string analysis_store = default_store();
   static std::string default_store();  // $LIKENESS_ANALYSIS_CACHE (tests, benchmarks) or ""
+  // Or, with no folder: where a shared store keeps a consented subject's
+  // analyses (ConsentStore::analysis_keeper).
+  std::shared_ptr<AnalysisKeeper> analysis_keeper;
   // The store that holds the subject's consent (a service's), or none: the
   // embedded one, Store::open().
   ConsentStore* consent = nullptr;

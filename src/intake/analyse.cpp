@@ -7,6 +7,7 @@
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 
+#include "likeness/consent_store.hpp"
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
 #include "likeness/hash.hpp"
@@ -104,19 +105,25 @@ PhotoAnalysis analysis_from(const json& j) {
   return a;
 }
 
+// An analysis's cache key: the photo's bytes, the analysis's version and
+// the models that made it.
+std::string cache_key(const std::string& sha) {
+  ModelStore& store = ModelStore::shared();
+  return Sha256()
+      .field("intake")
+      .field(std::to_string(kAnalysisVersion))
+      .field(sha)
+      .field(store.digest("face_detector"))
+      .field(store.digest("face_landmarks68"))
+      .field(store.digest("face_recognition"))
+      .hex()
+      .substr(0, 40);
+}
+
 // "" when analyses are transient (no subject with consent).
 std::string cache_path(const std::string& dir, const std::string& sha) {
   if (dir.empty()) return "";
-  ModelStore& store = ModelStore::shared();
-  const std::string key = Sha256()
-                              .field("intake")
-                              .field(std::to_string(kAnalysisVersion))
-                              .field(sha)
-                              .field(store.digest("face_detector"))
-                              .field(store.digest("face_landmarks68"))
-                              .field(store.digest("face_recognition"))
-                              .hex();
-  return (fs::path(dir) / (key.substr(0, 40) + ".json")).string();
+  return (fs::path(dir) / (cache_key(sha) + ".json")).string();
 }
 
 }  // namespace
@@ -134,7 +141,7 @@ std::string FaceMeasures::view() const {
   return std::string(a < 50 ? "three_quarter_" : "profile_") + side;
 }
 
-PhotoAnalysis analyse_photo(const std::string& file, bool use_cache, const std::string& store) {
+PhotoAnalysis analyse_photo(const std::string& file, bool use_cache, const std::string& store, AnalysisKeeper* keeper) {
   PhotoAnalysis a;
   a.file = file;
   std::string bytes;
@@ -146,6 +153,23 @@ PhotoAnalysis analyse_photo(const std::string& file, bool use_cache, const std::
     return a;
   }
   a.sha256 = sha256_hex(bytes);
+  if (use_cache && keeper && store.empty()) {
+    const std::string key = cache_key(a.sha256);
+    if (const auto kept = keeper->get(key)) {
+      try {
+        PhotoAnalysis c = analysis_from(json::parse(*kept));
+        if (c.sha256 == a.sha256) {
+          c.file = file;
+          return c;
+        }
+      } catch (const std::exception&) {
+        // A damaged entry is recomputed and replaced.
+      }
+    }
+    analyse_bytes(a, bytes);
+    if (a.width > 0) keeper->put(key, analysis_json(a).dump());
+    return a;
+  }
   const std::string cached = use_cache ? cache_path(store, a.sha256) : std::string();
   if (!cached.empty()) {
     std::ifstream in(cached);

@@ -493,7 +493,7 @@ std::vector<PhotoAnalysis> analyse_photos(const std::vector<std::string>& files,
       if (i >= files.size()) return;
       try {
         if (ctx.cancel && ctx.cancel->load()) throw Error(ErrorCode::cancelled, "cancelled");
-        analyses[i] = analyse_photo(files[i], use_cache, ctx.analysis_store);
+        analyses[i] = analyse_photo(files[i], use_cache, ctx.analysis_store, ctx.analysis_keeper.get());
       } catch (const Error&) {
         std::lock_guard<std::mutex> lock(mu);
         if (!failure) failure = std::current_exception();

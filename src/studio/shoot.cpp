@@ -192,10 +192,11 @@ SetCheck check_references(const std::vector<std::string>& files, JobContext& ctx
   }
   ConsentStore& store = consent_of(ctx);
   store.require(subject, purpose);
-  // A store that keeps no local folder (a database shared by machines):
-  // the analyses live with the job only.
+  // A store that keeps no local folder (a database shared by machines)
+  // keeps them itself, if it can; else they live with the job only.
   const std::string dir = store.subject_dir(subject);
   job.analysis_store = dir.empty() ? "" : dir + "/analysis";
+  if (dir.empty()) job.analysis_keeper = store.analysis_keeper(subject);
   SetCheck set = check_set(files, job, true, target);
   for (const auto& p : set.photos)
     if (!p.a.sha256.empty()) store.add_photo(subject, p.a.sha256);

@@ -116,10 +116,39 @@ class PgConsentStore final : public ConsentStore {
     return out;
   }
 
+  // The subject's analyses in the database, every machine's to reuse.
+  std::shared_ptr<AnalysisKeeper> analysis_keeper(const std::string& subject) override {
+    class Keeper final : public AnalysisKeeper {
+     public:
+      Keeper(PgConsentStore& store, std::string subject) : store_(store), subject_(std::move(subject)) {}
+      std::optional<std::string> get(const std::string& key) override {
+        std::lock_guard<std::mutex> lock(store_.mu_);
+        const pg::Result r = store_.db_.exec("SELECT body FROM analyses WHERE subject=$1 AND key=$2", {subject_, key});
+        if (!r.rows()) return std::nullopt;
+        return r.text(0, 0);
+      }
+      // Only while the subject's consent holds: a forget or a withdrawal
+      // that came first leaves no analysis behind it.
+      void put(const std::string& key, const std::string& body) override {
+        std::lock_guard<std::mutex> lock(store_.mu_);
+        store_.db_.exec(
+            "INSERT INTO analyses (subject, key, body) SELECT $1, $2, $3 WHERE coalesce((SELECT withdrawn_at IS "
+            "NULL AND retention_until > now() FROM consent WHERE subject=$1 ORDER BY granted_at DESC, seq DESC "
+            "LIMIT 1 FOR SHARE), false) ON CONFLICT (subject, key) DO UPDATE SET body = excluded.body",
+            {subject_, key, body});
+      }
+
+     private:
+      PgConsentStore& store_;
+      std::string subject_;
+    };
+    return std::make_shared<Keeper>(*this, subject);
+  }
+
  private:
   json forget_locked(const std::string& subject) {
     json removed = {{"subject", subject}, {"consent_records", 0}, {"photo_digests", 0}, {"jobs", 0},
-                    {"outputs", 0},       {"photos", 0},          {"subjects", 0}};
+                    {"outputs", 0},       {"photos", 0},          {"subjects", 0},      {"analyses", 0}};
     db_.transaction([&] {
       // Their jobs and outputs go with them: a worker running one of the
       // jobs finds its lease gone at its next heartbeat and can commit
@@ -130,6 +159,7 @@ class PgConsentStore final : public ConsentStore {
       removed["jobs"] = jobs.rows();
       for (int i = 0; i < jobs.rows(); ++i) db_.exec("SELECT pg_notify('likeness_jobs', $1)", {jobs.text(i, 0)});
       removed["photo_digests"] = db_.exec("DELETE FROM consent_photos WHERE subject=$1", {subject}).affected();
+      removed["analyses"] = db_.exec("DELETE FROM analyses WHERE subject=$1", {subject}).affected();
       // The person's entry in their user's list (a name) goes too.
       removed["subjects"] = db_.exec("DELETE FROM subjects WHERE id=$1", {subject}).affected();
       removed["consent_records"] = db_.exec("DELETE FROM consent WHERE subject=$1", {subject}).affected();

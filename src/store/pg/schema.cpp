@@ -81,6 +81,13 @@ const std::vector<std::pair<int, const char*>>& migrations() {
        "ALTER TABLE photos ADD COLUMN width integer NOT NULL DEFAULT 0,"
        "  ADD COLUMN height integer NOT NULL DEFAULT 0;"
        "CREATE INDEX jobs_owner ON jobs (owner, seq);"},
+      // 5: a consented subject's photo analyses (face embeddings:
+      // biometric data), computed once by whichever machine first needed
+      // them; forget removes them with the rest.
+      {5,
+       "CREATE TABLE analyses ("
+       "  subject text NOT NULL, key text NOT NULL, body text NOT NULL,"
+       "  created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (subject, key));"},
   };
   return m;
 }

@@ -343,7 +343,8 @@ class Api {
 
   // The intake report of a subject's photos: each photo's verdict and
   // advice, and the set's coverage hints and baseline. The analyses are
-  // kept in the subject's folder (consent covers it).
+  // kept where the consent store keeps them (the subject's folder, or the
+  // shared database), covered by the consent.
   json photos_report(const std::string& subject) {
     const LocalPhotos local = db_.local_photos(subject);
     const std::vector<PhotoRow>& rows = local.rows();

@@ -30,9 +30,10 @@ long long count(pg::Connection& c, const std::string& sql, const std::vector<pg:
 }
 
 // The job's event stream until its end event (or `seconds`): the events' names in order.
-// `opened` (if given) is set once the first event came.
+// `opened` (if given) is set once the first event came; `raw` (if given)
+// gets the whole stream, comments included.
 std::vector<std::string> events_until_end(Session& s, int port, const std::string& job, int seconds, json* end,
-                                          std::atomic<bool>* opened = nullptr) {
+                                          std::atomic<bool>* opened = nullptr, std::string* raw = nullptr) {
   std::string body;
   httplib::Client http("127.0.0.1", port);
   http.set_read_timeout(seconds, 0);
@@ -42,6 +43,7 @@ std::vector<std::string> events_until_end(Session& s, int port, const std::strin
     return body.find("event: end") == std::string::npos ||
            body.find("\n\n", body.find("event: end")) == std::string::npos;
   });
+  if (raw) *raw = body;
   std::vector<std::string> names;
   for (size_t at = 0; (at = body.find("event: ", at)) != std::string::npos; at += 7) {
     const size_t eol = body.find('\n', at);
@@ -251,6 +253,34 @@ TEST(ServePg, KillingTheServerLosesNothingItAcknowledged) {
   EXPECT_EQ(count(c, "SELECT count(*) FROM outputs WHERE kind='portrait'"), 5);
 }
 
+// A full queue (--queue 2, no worker yet) answers 429 with Retry-After to a
+// new job, but a retried request with a key that came before still finds
+// its job; nothing is queued past the limit.
+TEST(ServePg, AFullQueueIs429ButARetriedKeyStillFindsItsJob) {
+  PgServer pg;
+  const std::string url = pg.create_database("studio");
+  Server server(temp_dir("serve-pg-full"), {"--db", url, "--queue", "2"});
+  Session a(server.port());
+  a.sign_up("ada");
+  const std::string subject = a.subject_with_photos("person05", 1);
+  std::string first;
+  for (int i = 0; i < 2; ++i) {
+    auto r = a.post("/api/jobs", shoot_body(subject), {{"Idempotency-Key", "k" + std::to_string(i)}});
+    ASSERT_EQ(r->status, 202) << r->body;
+    if (i == 0) first = body_of(r)["id"];
+  }
+  auto r = a.post("/api/jobs", shoot_body(subject), {{"Idempotency-Key", "k2"}});
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(body_of(r)["error"]["code"], "queue_full");
+  EXPECT_FALSE(r->get_header_value("Retry-After").empty());
+  EXPECT_EQ(a.post("/api/jobs", shoot_body(subject))->status, 429);
+  r = a.post("/api/jobs", shoot_body(subject), {{"Idempotency-Key", "k0"}});
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(body_of(r)["id"], first);
+  pg::Connection c(url);
+  EXPECT_EQ(count(c, "SELECT count(*) FROM jobs"), 2);
+}
+
 // The database stopped under a running server while a job runs and its
 // event stream is open: the API answers 503 (code "unavailable", never a
 // 500 or a hang), the stream stays open; once the database is back the
@@ -264,14 +294,16 @@ TEST(ServePg, TheDatabaseAwayIs503ThenItRecoversByItself) {
   WorkerProcess worker(url, "w1", 20);
   Session a(server.port());
   std::string subject;
-  const std::string running = ada_starts_a_shoot(a, 1, 3, &subject);
+  const std::string running = ada_starts_a_shoot(a, 1, 6, &subject);  // long enough to outlast the outage
   ASSERT_FALSE(running.empty());
   a.wait(
       running, [](const json& j) { return j["state"] != "queued"; }, 120);
   json streamed;
   std::vector<std::string> stream_events;
   std::atomic<bool> opened{false};
-  std::thread stream([&] { stream_events = events_until_end(a, server.port(), running, 300, &streamed, &opened); });
+  std::string raw;
+  std::thread stream(
+      [&] { stream_events = events_until_end(a, server.port(), running, 300, &streamed, &opened, &raw); });
   for (int i = 0; i < 100 && !opened; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_TRUE(opened) << "the stream never opened";
 
@@ -302,6 +334,7 @@ TEST(ServePg, TheDatabaseAwayIs503ThenItRecoversByItself) {
   stream.join();
   ASSERT_FALSE(stream_events.empty());
   EXPECT_EQ(stream_events.back(), "end") << "the stream stayed open across the outage";
+  EXPECT_NE(raw.find(": the database is unavailable"), std::string::npos) << "the stream said so meanwhile:\n" << raw;
   EXPECT_EQ(streamed["state"], "done") << streamed.dump() << "\n" << worker.log();
   r = a.post("/api/jobs", shoot_body(subject));
   ASSERT_EQ(r->status, 202) << r->body;

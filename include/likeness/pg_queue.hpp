@@ -76,6 +76,8 @@ class PgJobQueue {
   // (before their person is forgotten or withdraws); how many.
   int cancel_subject(const std::string& subject);
   int waiting();  // jobs queued, not yet leased
+  // The owner's job of an idempotency key, if one came before.
+  std::optional<std::string> job_with_key(const std::string& owner, const std::string& key);
   std::optional<QueuedJob> get(const std::string& id, const std::string& owner);
   int expire_leases();  // expired leases given back or dead; how many
 

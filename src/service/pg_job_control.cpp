@@ -20,7 +20,7 @@ PgJobControl::~PgJobControl() {
 
 JobRow PgJobControl::submit(const JobRow& job, bool* created) {
   // The same key returns its job even when the queue is full (submit finds it).
-  if (job.idem_key.empty() && queue_.waiting() >= max_queued_)
+  if (queue_.waiting() >= max_queued_ && (job.idem_key.empty() || !queue_.job_with_key(job.user, job.idem_key)))
     throw ServiceError(
         429, "queue_full",
         "the studio is busy: " + std::to_string(max_queued_) + " jobs are waiting. Try again in a minute");

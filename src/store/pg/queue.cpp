@@ -214,6 +214,13 @@ int PgJobQueue::waiting() {
   return int(impl_->db.exec("SELECT count(*) FROM jobs WHERE state='queued'").number(0, 0));
 }
 
+std::optional<std::string> PgJobQueue::job_with_key(const std::string& owner, const std::string& key) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  const pg::Result r = impl_->db.exec("SELECT id FROM jobs WHERE owner=$1 AND idempotency_key=$2", {owner, key});
+  if (!r.rows()) return std::nullopt;
+  return r.text(0, 0);
+}
+
 std::string PgJobQueue::add_photo(const std::string& owner, const std::string& subject, const std::string& name,
                                   const std::string& bytes) {
   std::lock_guard<std::mutex> lock(impl_->mu);

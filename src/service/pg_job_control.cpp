@@ -28,14 +28,9 @@ JobRow PgJobControl::submit(const JobRow& job, bool* created) {
   if (s.conflict)
     throw ServiceError(409, "conflict", "the Idempotency-Key '" + job.idem_key + "' was used for another request");
   *created = s.created;
-  const auto q = queue_.get(s.id, job.user);
-  if (!q) throw ServiceError(404, "not_found", "the job is gone (deleted with its person?)");
-  JobRow row = job;
-  row.id = q->id;
-  row.state = q->state == "dead" ? "failed" : q->state;
-  row.progress = q->progress;
-  row.error = q->error;
-  row.runs = q->attempts;
+  JobRow row = job;  // the API reads the job back as stored (ServiceStore::job)
+  row.id = s.id;
+  row.state = "queued";
   return row;
 }
 

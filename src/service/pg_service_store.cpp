@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-#include <map>
 
 #include "likeness/error.hpp"
 #include "likeness/files.hpp"
@@ -77,7 +76,9 @@ std::string output_number(const std::string& id) {
   return id.substr(1);
 }
 
-const std::string kPhotoColumns = "id, subject, name, sha256, width, height, " + iso("created_at");
+// Every column as text, so the same list serves a query whose result is
+// binary (the one that also reads the bytes).
+const std::string kPhotoColumns = "id, subject, name, sha256, width::text, height::text, " + iso("created_at");
 
 PhotoRow photo_from(const pg::Result& r, int i) {
   PhotoRow p;
@@ -251,24 +252,20 @@ class PgServiceStore final : public ServiceStore {
   // The bytes written, one file a photo, into a folder of this process's
   // own (0700), removed when the caller is done with them.
   LocalPhotos local_photos(const std::string& subject) override {
-    const pg::Result r =
-        pool_.borrow()->exec("SELECT id, name, bytes FROM photos WHERE subject=$1 ORDER BY seq", {subject}, true);
-    std::vector<PhotoRow> rows = photos(subject);
-    std::map<std::string, int> at;
-    for (int i = 0; i < r.rows(); ++i) at[r.text(i, 0)] = i;
+    const pg::Result r = pool_.borrow()->exec(
+        "SELECT " + kPhotoColumns + ", bytes FROM photos WHERE subject=$1 ORDER BY seq", {subject}, true);
     const fs::path dir = fs::path(scratch_) / random_id("photos_");
     fs::create_directories(dir);
     ::chmod(dir.c_str(), 0700);
     std::vector<PhotoRow> kept;
     std::vector<std::string> files;
     try {
-      for (PhotoRow& p : rows) {
-        const auto it = at.find(p.id);
-        if (it == at.end()) continue;  // added between the two reads: the next call has it
-        std::string ext = lower_extension(r.text(it->second, 1));
+      for (int i = 0; i < r.rows(); ++i) {
+        PhotoRow p = photo_from(r, i);
+        std::string ext = lower_extension(p.name);
         if (ext.empty() || ext.size() > 5) ext = "img";
         files.push_back((dir / (p.id + "." + ext)).string());
-        write_file_atomic(files.back(), r.bytes(it->second, 2));
+        write_file_atomic(files.back(), r.bytes(i, 7));
         kept.push_back(std::move(p));
       }
     } catch (...) {

@@ -423,7 +423,10 @@ test('the whole flow: sign up to portraits, provenance, and deleting everything'
       await dialog.getByRole('button', { name: `Delete everything about ${person}` }).click();
       const note = page.locator('#deleted-note');
       await note.filter({ hasText: `Everything about ${person} is deleted.` }).waitFor();
-      assert.match(await note.textContent(), /photo/);
+      const said = await note.textContent();
+      assert.match(said, /photo/);
+      // Every count in plain words: no API key shows through ("1 subjects", "photo_digests").
+      assert.doesNotMatch(said, /_|\bsubjects\b/, said);
       await page.getByRole('heading', { name: 'Who are the portraits of?' }).waitFor();
       assert.equal(await page.locator('#subject-list li').filter({ hasText: person }).count(), 0);
       const subjects = await page.evaluate(async () => (await (await fetch('/api/subjects')).json()).subjects);

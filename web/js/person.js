@@ -186,6 +186,7 @@ const DELETED_WORDS = {
   files: ['file of photos and face data', 'files of photos and face data'],
   service_files: ['other file', 'other files'],
   rankings: ['ranking', 'rankings'],
+  subjects: ['entry in your list of people', 'entries in your list of people'],
 };
 
 /**
